@@ -9,6 +9,9 @@ packages=(
 	cmake
 	pkg-config
 	libcmocka-dev
+	libssl-dev
+	libcurl4-openssl-dev
+	libmicrohttpd-dev
 )
 
 missing=()
