@@ -9,6 +9,25 @@
 
 #define ITER_KNOWN_FLAGS (FS_ITER_FLAG_ONE_LEVEL | FS_ITER_FLAG_ASYNC)
 
+/* True if no valid key can begin with prefix: one of its complete segments
+   (those followed by '/') is empty, "." or "..", or it starts with '/'. The
+   listing is then empty without asking the driver, so drivers never see such
+   prefixes. The last, partial segment is free ("a/." matches "a/.x"). */
+static bool prefix_matches_nothing(const char *prefix)
+{
+	const char *seg = prefix, *slash;
+	size_t len;
+
+	while ((slash = strchr(seg, '/')) != NULL) {
+		len = (size_t)(slash - seg);
+		if (len == 0 || (len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return true;
+		seg = slash + 1;
+	}
+	return false;
+}
+
 static int prefix_check(struct fs *fs, const char *prefix)
 {
 	size_t i, len = strlen(prefix);
@@ -159,6 +178,13 @@ int fs_iter_init(struct fs *fs, const char *prefix, unsigned int flags,
 	iter->fs = fs;
 	iter->flags = flags;
 	iter->start_usec = fs_now_usec();
+	if (prefix_matches_nothing(prefix)) {
+		iter->done = true;
+		iter->driver_skipped = true;
+		fs->iters_open++;
+		*iter_r = iter;
+		return 0;
+	}
 	ret = iter_init_call(iter);
 	if (ret < 0)
 		return iter_init_failed(iter, seq, ret);
@@ -249,11 +275,83 @@ int fs_iter_deinit(struct fs_iter **_iter)
 	*_iter = NULL;
 	ret = iter->error;
 	iter_stats_end(iter, ret);
-	if (iter->fs->driver->v.iter_deinit != NULL)
+	if (iter->fs->driver->v.iter_deinit != NULL && !iter->driver_skipped)
 		iter->fs->driver->v.iter_deinit(iter);
 	/* the driver cancelled what was pending: no callback */
 	iter_clear_pending(iter);
 	iter->fs->iters_open--;
 	iter_free(iter);
 	return ret;
+}
+
+/* The fallback of fs_delete_prefix(): list a page of keys, delete them, and
+   list again, so that the listing never walks over what it deletes. */
+static int delete_prefix_fallback(struct fs *fs, const char *prefix)
+{
+	enum { BATCH = 1000 };
+	char *keys[BATCH];
+	struct fs_file *file;
+	struct fs_iter *iter;
+	const char *key;
+	int ret, count = 0;
+	unsigned int i, n;
+
+	do {
+		ret = fs_iter_init(fs, prefix, 0, &iter);
+		if (ret < 0)
+			return ret;
+		n = 0;
+		while (n < BATCH && (ret = fs_iter_next(iter, &key)) > 0) {
+			if ((keys[n] = strdup(key)) == NULL) {
+				ret = -ENOMEM;
+				break;
+			}
+			n++;
+		}
+		if (ret < 0)
+			fs_set_error(fs, ret, "delete %s*: listing failed: %s",
+				     prefix, fs_iter_last_error(iter));
+		fs_iter_deinit(&iter);
+		for (i = 0; i < n; i++) {
+			if (ret >= 0 &&
+			    (ret = fs_file_init(fs, keys[i], FS_OPEN_READ,
+						&file)) == 0) {
+				ret = fs_file_delete(file);
+				if (ret == -ENOENT)
+					ret = 0; /* deleted meanwhile */
+				else if (ret < 0)
+					fs_set_error(fs, ret, "%s",
+						     fs_file_last_error(file));
+				else
+					count++;
+				fs_file_deinit(&file);
+			}
+			free(keys[i]);
+		}
+		if (ret < 0)
+			return ret;
+	} while (n == BATCH);
+	return count;
+}
+
+int fs_delete_prefix(struct fs *fs, const char *prefix)
+{
+	char printable[128];
+	int ret;
+
+	if (prefix == NULL || prefix[0] == '\0')
+		return fs_set_error(fs, -EINVAL,
+				    "delete prefix: an empty prefix would "
+				    "delete everything");
+	ret = prefix_check(fs, prefix);
+	if (ret < 0) {
+		fs_printable(prefix, printable, sizeof(printable));
+		return fs_set_error(fs, ret, "delete prefix %s: %s", printable,
+				    fs_last_error(fs));
+	}
+	if (prefix_matches_nothing(prefix))
+		return 0;
+	if (fs->driver->v.delete_prefix != NULL)
+		return fs->driver->v.delete_prefix(fs, prefix);
+	return delete_prefix_fallback(fs, prefix);
 }

@@ -133,6 +133,7 @@ struct fs_iter {
 	unsigned int error_seq; /* bumped by every fs_iter_set_error() */
 	unsigned int call_seq;	/* error_seq when the current call started */
 	bool call_active, stats_done;
+	bool driver_skipped; /* empty by the core: the driver never saw it */
 };
 
 #define FS_DRIVER_VERSION 1
@@ -185,6 +186,11 @@ struct fs_vfuncs {
 	   bottom-most layer with a wait_async whenever anything in the stack is
 	   pending. Returns 0 or -errno. */
 	int (*wait_async)(struct fs *fs, int timeout_ms);
+
+	/* Deletes every key under prefix (non-empty, validated by the core) in
+	   batches; returns the count deleted or -errno with fs_set_error().
+	   NULL: the core lists and deletes key by key. */
+	int (*delete_prefix)(struct fs *fs, const char *prefix);
 };
 
 struct fs_driver {

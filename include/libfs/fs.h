@@ -361,6 +361,14 @@ const char *fs_iter_last_error(struct fs_iter *iter);
    -errno it failed with. */
 int fs_iter_deinit(struct fs_iter **iter);
 
+/* Deletes every key that begins with prefix (a plain string prefix as for
+   fs_iter_init(); "" deletes everything, so it is refused with -EINVAL unless
+   prefix is non-empty). Uses the backend's batch delete where it has one
+   (S3 DeleteObjects), else lists and deletes key by key. Blocking. Returns the
+   number of keys deleted (>= 0), or -errno on the first failure (keys deleted
+   before it stay deleted); the message is in fs_last_error(fs). */
+int fs_delete_prefix(struct fs *fs, const char *prefix);
+
 /* ------------------------------------------------------------------------ */
 /* Asynchronous use                                                           */
 

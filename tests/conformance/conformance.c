@@ -42,6 +42,8 @@ static const struct CMUnitTest conf_tests[] = {
 	CONF_TEST(test_list_prefix_boundary),
 	CONF_TEST(test_list_empty),
 	CONF_TEST(test_list_no_empty_dirs),
+	CONF_TEST(test_list_impossible_prefix),
+	CONF_TEST(test_delete_prefix),
 	CONF_TEST(test_copy),
 	CONF_TEST(test_rename),
 	CONF_TEST(test_metadata),

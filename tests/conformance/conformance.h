@@ -260,6 +260,8 @@ void test_list_2500(void **state);
 void test_list_prefix_boundary(void **state);
 void test_list_empty(void **state);
 void test_list_no_empty_dirs(void **state);
+void test_list_impossible_prefix(void **state);
+void test_delete_prefix(void **state);
 
 /* test_meta.c */
 void test_metadata(void **state);

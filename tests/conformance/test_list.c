@@ -217,3 +217,58 @@ void test_list_no_empty_dirs(void **state)
 	conf_expect_listing(c, c->prefix, &none);
 	conf_expect_listing(c, conf_key(c, "x/"), &none);
 }
+
+/* Prefixes no valid key can start with list nothing and never reach outside
+   what the stack holds. */
+void test_list_impossible_prefix(void **state)
+{
+	struct conf *c = *state;
+	static const char *const prefixes[] = {"../", "/", "a//", "./",
+					       "a/../"};
+	struct conf_strv none = {0};
+	size_t i;
+
+	conf_require(c, FS_CAP_ITER, "listing");
+	conf_put_str(c, conf_key(c, "x"), "x");
+	for (i = 0; i < ARRAY_SIZE(prefixes); i++)
+		conf_expect_listing(c, prefixes[i], &none);
+	conf_delete(c, conf_key(c, "x"));
+}
+
+/* fs_delete_prefix() deletes exactly the keys under the prefix, in batches
+   where the backend has them, and refuses the empty prefix. */
+void test_delete_prefix(void **state)
+{
+	struct conf *c = *state;
+	struct conf_strv left = {0};
+	const char *prefix;
+	char name[64];
+	int i;
+
+	conf_require(c, FS_CAP_ITER, "deleting by prefix");
+	for (i = 0; i < 1100; i++) {
+		snprintf(name, sizeof(name), "d/%c/%04d", 'a' + i % 3, i);
+		conf_put_str(c, conf_key(c, "%s", name), name);
+	}
+	conf_put_str(c, conf_key(c, "d2/stays"), "stays");
+	conf_put_str(c, conf_key(c, "dx"), "stays too");
+
+	prefix = conf_key(c, "d/");
+	CHECK_FS(fs_delete_prefix(c->fs, prefix), 1100, c, prefix);
+	{
+		struct conf_strv none = {0};
+
+		conf_expect_listing(c, prefix, &none);
+	}
+	conf_expect_str(c, conf_key(c, "d2/stays"), "stays");
+	conf_expect_str(c, conf_key(c, "dx"), "stays too");
+	CHECK_FS(fs_delete_prefix(c->fs, prefix), 0, c, prefix);
+	CHECK_FS(fs_delete_prefix(c->fs, ""), -EINVAL, c, "(empty prefix)");
+	CHECK_FS(fs_delete_prefix(c->fs, "../"), 0, c, "../");
+
+	conf_strv_add(&left, conf_key(c, "dx"));
+	conf_strv_add(&left, conf_key(c, "d2/stays"));
+	conf_strv_sort_unique(&left);
+	conf_expect_listing(c, c->prefix, &left);
+	conf_strv_clear(&left);
+}

@@ -583,6 +583,59 @@ static void test_no_wait_async(void **state)
 	fs_deinit(&fs);
 }
 
+/* fs_wait_async_any() returns once an operation progressed, even when a
+   callback started another one; fs_wait_async() would run that one too. */
+struct chain {
+	struct fs_file *next;
+	struct fs_stat st;
+	int started;
+	unsigned int calls;
+};
+
+static void chain_callback(void *context)
+{
+	struct chain *ch = context;
+
+	ch->calls++;
+	if (ch->next != NULL) {
+		ch->started = fs_file_stat(ch->next, &ch->st);
+		ch->next = NULL;
+	}
+}
+
+static void test_wait_any(void **state)
+{
+	struct fs *fs = *state;
+	struct fs_file *a, *b;
+	struct fs_stat st;
+	struct chain ch = {0};
+
+	assert_int_equal(fs_wait_async_any(fs, -1), 0);
+	assert_int_equal(
+		fs_file_init(fs, "a", FS_OPEN_READ | FS_OPEN_FLAG_ASYNC, &a),
+		0);
+	assert_int_equal(
+		fs_file_init(fs, "b", FS_OPEN_READ | FS_OPEN_FLAG_ASYNC, &b),
+		0);
+	fs_file_set_callback(a, chain_callback, &ch);
+	fs_file_set_callback(b, chain_callback, &ch);
+	ch.next = b;
+	assert_int_equal(fs_file_stat(a, &st), -EAGAIN);
+	assert_int_equal(fs_async_pending(fs), 1);
+
+	/* a progressed and its callback started b: one still pending */
+	assert_int_equal(fs_wait_async_any(fs, -1), 1);
+	assert_int_equal(ch.calls, 1);
+	assert_int_equal(ch.started, -EAGAIN);
+	assert_int_equal(fs_file_stat(a, &st), -ENOENT);
+
+	assert_int_equal(fs_wait_async_any(fs, -1), 0);
+	assert_int_equal(ch.calls, 2);
+	assert_int_equal(fs_file_stat(b, &st), -ENOENT);
+	fs_file_deinit(&a);
+	fs_file_deinit(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +658,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_iterators, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_wait_any, setup, teardown),
 		cmocka_unit_test(test_wait_timeout),
 		cmocka_unit_test(test_no_wait_async),
 	};
