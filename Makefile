@@ -13,7 +13,7 @@ WERROR   ?= OFF
 endif
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test test-sanitize install format clean
+.PHONY: all deps configure build demo test test-sanitize test-valgrind install format clean
 
 all: build
 
@@ -36,6 +36,10 @@ test: build
 test-sanitize:
 	@$(MAKE) --no-print-directory test BUILD=$(BUILD)-asan \
 		CMAKE_FLAGS="$(CMAKE_FLAGS) -DLIBFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+# Every unit test program and the conformance suite under valgrind memcheck.
+test-valgrind: build
+	bash scripts/valgrind.sh $(BUILD)
 
 install: build
 	$(CMAKE) --install $(BUILD)

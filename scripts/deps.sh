@@ -8,6 +8,7 @@ packages=(
 	build-essential
 	cmake
 	pkg-config
+	valgrind
 	libcmocka-dev
 	libssl-dev
 	libcurl4-openssl-dev
