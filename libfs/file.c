@@ -22,11 +22,17 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static const char *const call_names[] = {
-	[CALL_NONE] = "none",	      [CALL_READ] = "read",
-	[CALL_WRITE] = "write",	      [CALL_FINISH] = "write finish",
-	[CALL_STAT] = "stat",	      [CALL_EXISTS] = "exists",
-	[CALL_METADATA] = "metadata", [CALL_DELETE] = "delete",
-	[CALL_COPY] = "copy",	      [CALL_RENAME] = "rename",
+	[CALL_NONE] = "none",
+	[CALL_READ] = "read",
+	[CALL_WRITE] = "write",
+	[CALL_FINISH] = "write finish",
+	[CALL_STAT] = "stat",
+	[CALL_EXISTS] = "exists",
+	[CALL_METADATA] = "metadata",
+	[CALL_DELETE] = "delete",
+	[CALL_COPY] = "copy",
+	[CALL_RENAME] = "rename",
+	[CALL_REVALIDATE] = "revalidate",
 };
 
 struct file_call {
@@ -41,6 +47,7 @@ struct file_call {
 	size_t size;
 	struct fs_stat *st;
 	struct fs_file *src;
+	const char *etag;
 	uint64_t bytes; /* moved, for the statistics */
 };
 
@@ -864,6 +871,41 @@ int fs_file_exists(struct fs_file *file)
 
 	if (DRIVER(file)->v.exists == NULL && DRIVER(file)->v.stat == NULL)
 		return (int)not_supported(file, "exists");
+	return (int)file_call(file, &call);
+}
+
+static ssize_t file_revalidate_fn(struct fs_file *file, struct file_call *call)
+{
+	struct fs_stat st;
+	int ret;
+
+	if (DRIVER(file)->v.revalidate != NULL)
+		return DRIVER(file)->v.revalidate(file, call->etag);
+	memset(&st, 0, sizeof(st));
+	ret = DRIVER(file)->v.stat(file, &st);
+	if (ret < 0)
+		return ret;
+	return (st.valid & FS_STAT_ETAG) != 0 && st.etag[0] != '\0' &&
+	       strcmp(st.etag, call->etag) == 0;
+}
+
+int fs_file_revalidate(struct fs_file *file, const char *etag)
+{
+	struct file_call call = {
+		.id = CALL_REVALIDATE,
+		.op = FS_OP_REVALIDATE,
+		.fn = file_revalidate_fn,
+		.etag = etag,
+	};
+
+	if (file->mode != FS_OPEN_READ || file->read_started || etag == NULL)
+		return fs_file_set_error(file, -EINVAL,
+					 "revalidate %s: needs a file open for "
+					 "reading, before the first read, and "
+					 "an etag",
+					 file->key);
+	if (DRIVER(file)->v.revalidate == NULL && DRIVER(file)->v.stat == NULL)
+		return (int)not_supported(file, "revalidate");
 	return (int)file_call(file, &call);
 }
 

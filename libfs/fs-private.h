@@ -19,6 +19,7 @@ enum fs_call_id {
 	CALL_DELETE,
 	CALL_COPY,
 	CALL_RENAME,
+	CALL_REVALIDATE,
 };
 
 /* Stacks driver (a layer, or a leaf when parent is NULL) with args over

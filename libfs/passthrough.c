@@ -117,6 +117,11 @@ int fs_passthrough_exists(struct fs_file *file)
 	return (int)file_result(file, fs_file_exists(file->parent));
 }
 
+int fs_passthrough_revalidate(struct fs_file *file, const char *etag)
+{
+	return (int)file_result(file, fs_file_revalidate(file->parent, etag));
+}
+
 int fs_passthrough_get_metadata(struct fs_file *file)
 {
 	const struct fs_metadata *md;

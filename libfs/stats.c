@@ -103,11 +103,16 @@ uint64_t fs_op_stats_percentile(const struct fs_op_stats *st, double q)
 const char *fs_op_name(enum fs_op op)
 {
 	static const char *const names[FS_OP_COUNT] = {
-		[FS_OP_READ] = "read",	       [FS_OP_WRITE] = "write",
-		[FS_OP_STAT] = "stat",	       [FS_OP_EXISTS] = "exists",
-		[FS_OP_METADATA] = "metadata", [FS_OP_DELETE] = "delete",
-		[FS_OP_COPY] = "copy",	       [FS_OP_RENAME] = "rename",
+		[FS_OP_READ] = "read",
+		[FS_OP_WRITE] = "write",
+		[FS_OP_STAT] = "stat",
+		[FS_OP_EXISTS] = "exists",
+		[FS_OP_METADATA] = "metadata",
+		[FS_OP_DELETE] = "delete",
+		[FS_OP_COPY] = "copy",
+		[FS_OP_RENAME] = "rename",
 		[FS_OP_ITER] = "iter",
+		[FS_OP_REVALIDATE] = "revalidate",
 	};
 
 	if ((unsigned int)op >= FS_OP_COUNT)

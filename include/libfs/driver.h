@@ -191,6 +191,11 @@ struct fs_vfuncs {
 	   batches; returns the count deleted or -errno with fs_set_error().
 	   NULL: the core lists and deletes key by key. */
 	int (*delete_prefix)(struct fs *fs, const char *prefix);
+
+	/* fs_file_revalidate(): 1 unchanged, 0 changed (reads then return the
+	   new object), -ENOENT, -EAGAIN or -errno. NULL: the core compares the
+	   etag of a stat. */
+	int (*revalidate)(struct fs_file *file, const char *etag);
 };
 
 struct fs_driver {
@@ -283,6 +288,7 @@ int fs_passthrough_write_finish(struct fs_file *file);
 void fs_passthrough_write_abort(struct fs_file *file);
 int fs_passthrough_stat(struct fs_file *file, struct fs_stat *st_r);
 int fs_passthrough_exists(struct fs_file *file);
+int fs_passthrough_revalidate(struct fs_file *file, const char *etag);
 int fs_passthrough_get_metadata(struct fs_file *file);
 int fs_passthrough_delete(struct fs_file *file);
 int fs_passthrough_copy(struct fs_file *src, struct fs_file *dst);

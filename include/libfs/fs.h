@@ -295,6 +295,15 @@ int fs_file_stat(struct fs_file *file, struct fs_stat *st_r);
 /* Returns 1 if the key exists, 0 if not, -EAGAIN (ASYNC) or -errno. */
 int fs_file_exists(struct fs_file *file);
 
+/* Checks whether the stored object still has etag (from an earlier
+   fs_file_stat()), as a cache does before serving its copy. Only on files
+   open for reading, before the first read. Returns 1 if it does (not
+   modified), 0 if it changed (fs_read() then reads the new object and
+   fs_file_stat() describes it), -ENOENT if it is gone, -EAGAIN (ASYNC) or
+   -errno. One conditional request where FS_CAP_CONDITIONAL is set, else a
+   stat; without FS_CAP_STAT_ETAG it always answers 0. */
+int fs_file_revalidate(struct fs_file *file, const char *etag);
+
 /* Gets metadata name of the stored object. Returns 1 and sets *value_r (valid
    until the file is freed), 0 if the object has no such metadata, -ENOENT if
    the object does not exist, -ENOTSUP without FS_CAP_METADATA, -EAGAIN
@@ -425,6 +434,7 @@ enum fs_op {
 	FS_OP_COPY,
 	FS_OP_RENAME,
 	FS_OP_ITER, /* one listing, init to end */
+	FS_OP_REVALIDATE,
 	FS_OP_COUNT
 };
 

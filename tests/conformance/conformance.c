@@ -44,6 +44,7 @@ static const struct CMUnitTest conf_tests[] = {
 	CONF_TEST(test_list_no_empty_dirs),
 	CONF_TEST(test_list_impossible_prefix),
 	CONF_TEST(test_delete_prefix),
+	CONF_TEST(test_revalidate),
 	CONF_TEST(test_copy),
 	CONF_TEST(test_rename),
 	CONF_TEST(test_metadata),

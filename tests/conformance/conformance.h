@@ -262,6 +262,7 @@ void test_list_empty(void **state);
 void test_list_no_empty_dirs(void **state);
 void test_list_impossible_prefix(void **state);
 void test_delete_prefix(void **state);
+void test_revalidate(void **state);
 
 /* test_meta.c */
 void test_metadata(void **state);

@@ -217,3 +217,43 @@ void test_no_leftovers(void **state)
 		CONF_FAIL("%u files left under %s after all tests cleaned up",
 			  leftover_count, conf_tmpdir);
 }
+
+/* fs_file_revalidate(): what a cache asks before serving its copy. */
+void test_revalidate(void **state)
+{
+	struct conf *c = *state;
+	const char *key = conf_key(c, "index");
+	struct fs_file *file;
+	struct fs_stat st;
+	char etag[FS_ETAG_MAX];
+	void *data;
+	size_t size;
+	bool etags = (c->caps & FS_CAP_STAT_ETAG) != 0;
+
+	conf_put_str(c, key, "version one");
+	file = conf_open(c, key, FS_OPEN_READ);
+	CHECK_FILE(fs_file_stat(file, &st), 0, file);
+	conf_close(c, &file);
+	snprintf(etag, sizeof(etag), "%s", st.etag);
+
+	file = conf_open(c, key, FS_OPEN_READ);
+	CHECK_FILE(fs_file_revalidate(file, etag), etags ? 1 : 0, file);
+	conf_close(c, &file);
+
+	conf_put_str(c, key, "version two, longer");
+	file = conf_open(c, key, FS_OPEN_READ);
+	CHECK_FILE(fs_file_revalidate(file, etag), 0, file);
+	/* after "changed", the same handle reads the new object */
+	CHECK_FILE(fs_read_all(file, &data, &size), 0, file);
+	assert_int_equal(size, strlen("version two, longer"));
+	assert_memory_equal(data, "version two, longer", size);
+	free(data);
+	/* only before reading */
+	CHECK_FILE(fs_file_revalidate(file, etag), -EINVAL, file);
+	conf_close(c, &file);
+
+	conf_delete(c, key);
+	file = conf_open(c, key, FS_OPEN_READ);
+	CHECK_FILE(fs_file_revalidate(file, etag), -ENOENT, file);
+	conf_close(c, &file);
+}

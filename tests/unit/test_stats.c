@@ -303,7 +303,7 @@ static void test_names(void **state)
 {
 	static const char *const ops[FS_OP_COUNT] = {
 		"read",	  "write", "stat",   "exists", "metadata",
-		"delete", "copy",  "rename", "iter",
+		"delete", "copy",  "rename", "iter",   "revalidate",
 	};
 	unsigned int i;
 
