@@ -13,6 +13,9 @@ packages=(
 	libssl-dev
 	libcurl4-openssl-dev
 	libmicrohttpd-dev
+	libxml2-dev
+	awscli
+	s3cmd
 )
 
 missing=()
