@@ -16,6 +16,7 @@ packages=(
 	libxml2-dev
 	awscli
 	s3cmd
+	libs3-dev
 )
 
 missing=()
