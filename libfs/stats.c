@@ -63,8 +63,14 @@ int fs_stats_get(struct fs *fs, unsigned int depth, struct fs_stats *stats_r)
 
 void fs_stats_reset(struct fs *fs)
 {
-	for (; fs != NULL; fs = fs->parent)
+	uint64_t held;
+
+	/* cache_bytes is a gauge (bytes held now), not a counter: it stays */
+	for (; fs != NULL; fs = fs->parent) {
+		held = fs->stats.cache_bytes;
 		memset(&fs->stats, 0, sizeof(fs->stats));
+		fs->stats.cache_bytes = held;
+	}
 }
 
 uint64_t fs_op_stats_percentile(const struct fs_op_stats *st, double q)

@@ -97,8 +97,12 @@ struct fs_settings {
 	const char *proxy;
 
 	/* HTTP and tracker timeouts in milliseconds: connect, stall (no byte
-	   moved for this long) and one total deadline per operation across all
-	   its attempts. Defaults 10 s, 30 s and 300 s. */
+	   moved for this long) and one total deadline per request across all
+	   its attempts, backoff sleeps and waits for the response headers.
+	   While a streamed body flows (an object being read or uploaded as a
+	   stream) the deadline waits and only the stall timeout applies, so a
+	   large object that keeps moving is never cut off. Defaults 10 s, 30 s
+	   and 300 s. */
 	unsigned int connect_timeout_ms;
 	unsigned int stall_timeout_ms;
 	unsigned int total_timeout_ms;
@@ -467,7 +471,8 @@ struct fs_stats {
    Returns 0, or -ENOENT if the stack is not that deep. */
 int fs_stats_get(struct fs *fs, unsigned int depth, struct fs_stats *stats_r);
 
-/* Zeroes the statistics of every layer. */
+/* Zeroes the statistics of every layer (cache_bytes, the bytes a cache
+   holds now, stays). */
 void fs_stats_reset(struct fs *fs);
 
 /* Returns the latency in microseconds below which the fraction q (0..1) of
