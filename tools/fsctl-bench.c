@@ -137,6 +137,7 @@ static int bench_run(struct fsctl_args *args, struct bench_req *req,
 	       shown, work.messages, work.jobs, rounds, rounds == 1 ? "" : "s",
 	       req->prefix);
 	fsctl_work_print(&work, stdout, true);
+	fsctl_layers_print(fs, stdout);
 	return fsctl_verdict(&work, ret);
 }
 
@@ -289,6 +290,7 @@ static int demo_run(struct fsctl_args *args, struct demo_req *req,
 	       work.metadata ? ", with flags metadata" : "");
 	ret = fsctl_work_run(&work);
 	fsctl_work_print(&work, stdout, false);
+	fsctl_layers_print(fs, stdout);
 	putchar('\n');
 	return fsctl_verdict(&work, ret);
 }

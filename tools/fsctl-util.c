@@ -358,3 +358,29 @@ int fsctl_pool_run(const struct fsctl_pool *pool, const char *cmd)
 	}
 	return 0;
 }
+
+void fsctl_layers_print(struct fs *fs, FILE *out)
+{
+	struct fs_stats st;
+	const char *name;
+	unsigned int depth;
+	char held[32];
+
+	for (depth = 0; (name = fs_driver_name(fs, depth)) != NULL; depth++) {
+		if (fs_stats_get(fs, depth, &st) < 0)
+			break;
+		if (st.cache_hits + st.cache_misses + st.cache_bytes > 0)
+			fprintf(out,
+				"%s: %llu hits, %llu misses, %llu "
+				"revalidations, %llu evictions, %s held\n",
+				name, (unsigned long long)st.cache_hits,
+				(unsigned long long)st.cache_misses,
+				(unsigned long long)st.cache_revalidations,
+				(unsigned long long)st.cache_evictions,
+				fsctl_fmt_bytes(st.cache_bytes, held,
+						sizeof(held)));
+		if (st.faults_injected > 0)
+			fprintf(out, "%s: %llu failures injected\n", name,
+				(unsigned long long)st.faults_injected);
+	}
+}

@@ -257,6 +257,8 @@ int fsctl_work_run(struct fsctl_work *work);
 /* Prints the table of phases: operations, bytes, ops/s, MB/s, p50, p99 and,
    if rss is set, the peak RSS. */
 void fsctl_work_print(const struct fsctl_work *work, FILE *out, bool rss);
+/* Prints one line per layer of fs that has cache or fault statistics. */
+void fsctl_layers_print(struct fs *fs, FILE *out);
 
 /* --- Commands --- */
 
