@@ -252,6 +252,7 @@ static int file_init_failed(struct fs_file *file, unsigned int seq, int ret)
 int fs_file_init(struct fs *fs, const char *key, unsigned int mode_flags,
 		 struct fs_file **file_r)
 {
+	struct fs_limits limits;
 	size_t size = fs->driver->file_size;
 	unsigned int seq = fs->error_seq;
 	const char *reason;
@@ -265,6 +266,15 @@ int fs_file_init(struct fs *fs, const char *key, unsigned int mode_flags,
 			     sizeof(printable));
 		return fs_set_error(fs, -EINVAL, "invalid key '%s': %s",
 				    printable, reason);
+	}
+	fs_get_limits(fs, &limits);
+	if (strlen(key) > limits.key_max) {
+		fs_printable(key, printable, sizeof(printable));
+		return fs_set_error(fs, -EINVAL,
+				    "invalid key '%s': longer than the %zu "
+				    "bytes this storage (%s) can hold",
+				    printable, limits.key_max,
+				    fs->driver->name);
 	}
 	ret = file_mode_check(fs, mode_flags);
 	if (ret < 0)
@@ -734,6 +744,7 @@ static int metadata_check_caps(struct fs_file *file, const char *what)
 int fs_file_set_metadata(struct fs_file *file, const char *name,
 			 const char *value)
 {
+	struct fs_limits limits;
 	const char *old;
 	size_t total;
 	int ret;
@@ -755,11 +766,14 @@ int fs_file_set_metadata(struct fs_file *file, const char *name,
 	total = fs_metadata_list_size(&file->write_md) + strlen(value) +
 		(old != NULL ? 0 : strlen(name)) -
 		(old != NULL ? strlen(old) : 0);
-	if (total > FS_METADATA_TOTAL_MAX)
+	fs_get_limits(file->fs, &limits);
+	if (total > limits.metadata_max)
 		return fs_file_set_error(file, -EINVAL,
-					 "set metadata %s: more than %d bytes "
-					 "of metadata",
-					 file->key, FS_METADATA_TOTAL_MAX);
+					 "set metadata %s: more than the %zu "
+					 "bytes of metadata this storage (%s) "
+					 "can hold",
+					 file->key, limits.metadata_max,
+					 DRIVER(file)->name);
 	if (fs_metadata_list_set(&file->write_md, name, value) < 0)
 		return fs_file_set_error(file, -ENOMEM,
 					 "set metadata %s: out of memory",

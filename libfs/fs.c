@@ -423,6 +423,22 @@ unsigned int fs_get_caps(struct fs *fs)
 	return fs->driver->v.get_caps != NULL ? fs->driver->v.get_caps(fs) : 0;
 }
 
+void fs_get_limits(struct fs *fs, struct fs_limits *limits_r)
+{
+	limits_r->key_max = FS_KEY_MAX;
+	limits_r->metadata_max = FS_METADATA_TOTAL_MAX;
+	for (; fs != NULL; fs = fs->parent) {
+		if (fs->driver->v.get_limits != NULL) {
+			fs->driver->v.get_limits(fs, limits_r);
+			break;
+		}
+	}
+	if (limits_r->key_max > FS_KEY_MAX)
+		limits_r->key_max = FS_KEY_MAX;
+	if (limits_r->metadata_max > FS_METADATA_TOTAL_MAX)
+		limits_r->metadata_max = FS_METADATA_TOTAL_MAX;
+}
+
 /* --- The asynchronous loop --- */
 
 unsigned int fs_async_pending(struct fs *fs)

@@ -9,7 +9,10 @@
  * Timers are ours, not libcurl's: the stall timer must not count time during
  * which the transfer is paused because our reader or writer is slow (libcurl's
  * LOW_SPEED check only exempts receive pauses), and the total deadline spans
- * all attempts and backoff sleeps.
+ * all attempts, backoff sleeps and waits for response headers, but not the
+ * time a streamed body spends flowing: a large object that keeps moving is
+ * guarded by the stall timer alone, however long it takes. The deadline is
+ * pushed back by each such flowing span when it ends.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -127,6 +130,9 @@ struct fs_http_request {
 	unsigned int attempts, pauses;
 	uint64_t start_usec, deadline_usec, attempt_usec, activity_usec;
 	uint64_t retry_usec;
+	/* A streamed body is flowing (since flow_usec): the deadline waits. */
+	bool flowing;
+	uint64_t flow_usec;
 	bool paused_recv, paused_send, unpause_recv, unpause_send;
 	/* Set by a libcurl callback that made the transfer fail. */
 	int abort_err;
@@ -577,8 +583,29 @@ static unsigned int http_dispatch(struct fs_http *http)
 /* ------------------------------------------------------------------------ */
 /* Completion                                                                 */
 
+/* A streamed body (response after its 2xx headers, or request body once its
+   first byte went out) starts flowing: the total deadline stops running. */
+static void http_flow_begin(struct fs_http_request *req)
+{
+	if (req->flowing)
+		return;
+	req->flowing = true;
+	req->flow_usec = fs_now_usec();
+}
+
+/* The flowing span ended (body done or attempt over): the deadline moves
+   back by its length. */
+static void http_flow_end(struct fs_http_request *req)
+{
+	if (!req->flowing)
+		return;
+	req->flowing = false;
+	req->deadline_usec += fs_now_usec() - req->flow_usec;
+}
+
 static void http_remove_easy(struct fs_http_request *req)
 {
+	http_flow_end(req);
 	if (req->easy != NULL && req->state == HTTP_REQ_RUNNING &&
 	    req->http != NULL)
 		(void)curl_multi_remove_handle(req->http->multi, req->easy);
@@ -607,7 +634,7 @@ static void FS_PRINTF(3, 4)
 	}
 	if (req->http->debug)
 		http_trace(req, "done: %s after %u attempt(s)",
-			   fs_errno_name(err), req->attempts);
+			   err == 0 ? "OK" : fs_errno_name(err), req->attempts);
 	http_notify(req);
 }
 
@@ -887,6 +914,7 @@ static int http_stream_start(struct fs_http_request *req)
 		req->stream_last = last;
 	}
 	req->stream_started = true;
+	http_flow_begin(req);
 	http_notify(req);
 	return 0;
 }
@@ -896,8 +924,13 @@ static int http_headers_complete(struct fs_http_request *req)
 	struct http_headers tmp;
 
 	req->headers_done = true;
-	if (req->resuming)
-		return http_resume_check(req);
+	if (req->resuming) {
+		if (http_resume_check(req) < 0)
+			return -1;
+		if (req->attempt_status == 206)
+			http_flow_begin(req);
+		return 0;
+	}
 	tmp = req->resp_headers;
 	req->resp_headers = req->attempt_resp_headers;
 	req->attempt_resp_headers = tmp;
@@ -1035,14 +1068,18 @@ static size_t http_read_cb(char *buf, size_t size, size_t nitems, void *ctx)
 		return n;
 	}
 	if (req->upload.used == 0) {
-		if (req->upload_ended)
+		if (req->upload_ended) {
+			/* all sent: waiting for the response counts again */
+			http_flow_end(req);
 			return 0;
+		}
 		req->paused_send = true;
 		req->pauses++;
 		return CURL_READFUNC_PAUSE;
 	}
 	n = http_ring_get(&req->upload, buf, len);
 	req->upload_consumed += n;
+	http_flow_begin(req);
 	if (req->writer_blocked && req->upload.used <= req->upload.cap / 2) {
 		req->writer_blocked = false;
 		http_notify(req);
@@ -1211,7 +1248,8 @@ static int http_set_range_headers(struct fs_http_request *req)
 			return ret;
 	} else if (!req->has_range) {
 		return 0;
-	} else if (req->range_length != UINT64_MAX) {
+	} else if (req->range_length != UINT64_MAX &&
+		   req->range_length <= UINT64_MAX - req->range_offset) {
 		last = req->range_offset + req->range_length - 1;
 	}
 	if (last == UINT64_MAX)
@@ -1354,7 +1392,7 @@ static void http_check_timers(struct fs_http *http, uint64_t now)
 		if (req->state != HTTP_REQ_RUNNING &&
 		    req->state != HTTP_REQ_BACKOFF)
 			continue;
-		if (now >= req->deadline_usec) {
+		if (now >= req->deadline_usec && !req->flowing) {
 			if (req->http->debug && req->state == HTTP_REQ_RUNNING)
 				http_trace_response(req, "total deadline");
 			http_remove_easy(req);
@@ -1393,7 +1431,8 @@ static uint64_t http_next_timer(struct fs_http *http, uint64_t now)
 		} else if (req->state == HTTP_REQ_RUNNING) {
 			if (req->unpause_recv || req->unpause_send)
 				return now;
-			next = http_min(next, req->deadline_usec);
+			if (!req->flowing)
+				next = http_min(next, req->deadline_usec);
 			if (!req->paused_recv && !req->paused_send)
 				next = http_min(
 					next, req->activity_usec +
@@ -1420,16 +1459,37 @@ static int http_run_once(struct fs_http *http)
 
 int fs_http_wait(struct fs_http *http, int timeout_ms)
 {
+	return fs_http_wait_fds(http, NULL, 0, timeout_ms);
+}
+
+static bool http_fds_ready(const struct curl_waitfd *fds, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		if (fds[i].revents != 0)
+			return true;
+	}
+	return false;
+}
+
+int fs_http_wait_fds(struct fs_http *http, struct curl_waitfd *fds,
+		     unsigned int count, int timeout_ms)
+{
 	uint64_t now = fs_now_usec(), next;
 	uint64_t end =
 		timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000;
+	unsigned int i;
 	int ret, wait_ms;
 
+	for (i = 0; i < count; i++)
+		fds[i].revents = 0;
 	for (;;) {
 		ret = http_run_once(http);
 		if (ret < 0)
 			return ret;
-		if (http_dispatch(http) > 0 || http->pending == 0)
+		if (http_dispatch(http) > 0 ||
+		    (http->pending == 0 && count == 0))
 			return 0;
 		now = fs_now_usec();
 		if (now >= end)
@@ -1438,9 +1498,11 @@ int fs_http_wait(struct fs_http *http, int timeout_ms)
 		/* Round up so that a timer is due when we wake up. */
 		next = next <= now ? 0 : (next - now + 999) / 1000;
 		wait_ms = next > INT_MAX ? INT_MAX : (int)next;
-		if (wait_ms > 0 && curl_multi_poll(http->multi, NULL, 0,
+		if (wait_ms > 0 && curl_multi_poll(http->multi, fds, count,
 						   wait_ms, NULL) != CURLM_OK)
 			return -EIO;
+		if (http_fds_ready(fds, count))
+			return 0;
 	}
 }
 
@@ -1805,6 +1867,13 @@ unsigned int fs_http_request_attempt(const struct fs_http_request *req)
 	return req->attempts;
 }
 
+uint64_t fs_http_request_body_sent(const struct fs_http_request *req)
+{
+	if (req->body == HTTP_BODY_MEMORY)
+		return req->body_pos;
+	return req->upload_consumed;
+}
+
 ssize_t fs_http_request_write(struct fs_http_request *req, const void *data,
 			      size_t size)
 {
@@ -1914,6 +1983,18 @@ const char *fs_http_request_header(const struct fs_http_request *req,
 				   const char *name)
 {
 	return http_headers_find(&req->resp_headers, name);
+}
+
+bool fs_http_request_response_header_next(const struct fs_http_request *req,
+					  size_t *idx, const char **name_r,
+					  const char **value_r)
+{
+	if (*idx >= req->resp_headers.count)
+		return false;
+	*name_r = req->resp_headers.items[*idx].name;
+	*value_r = req->resp_headers.items[*idx].value;
+	(*idx)++;
+	return true;
 }
 
 const char *fs_http_request_body(const struct fs_http_request *req,

@@ -77,6 +77,16 @@ void fs_http_deinit(struct fs_http **http);
    itself failed. */
 int fs_http_wait(struct fs_http *http, int timeout_ms);
 
+/* As fs_http_wait(), and also returns as soon as one of the count extra
+   file descriptors is ready for the events asked in fds[i].events (as
+   curl_multi_poll() takes them); fds[i].revents then say which (they are
+   zeroed first). With extra descriptors it waits on them even when no
+   request is pending: a driver with its own sockets (the MogileFS tracker)
+   waits on both at once. Returns 0, or -errno if the event loop itself
+   failed. */
+int fs_http_wait_fds(struct fs_http *http, struct curl_waitfd *fds,
+		     unsigned int count, int timeout_ms);
+
 /* Returns the number of started requests that did not complete yet
    (running or waiting for a retry). */
 unsigned int fs_http_pending(struct fs_http *http);
@@ -136,11 +146,13 @@ void fs_http_request_set_response_max(struct fs_http_request *req,
 				      size_t max_memory);
 
 /* Starts the first attempt (the sign callback runs here). The total deadline
-   (settings' total_timeout_ms) runs from here over all attempts and backoff
-   sleeps, including time a streamed transfer spends paused on a slow reader
-   or writer. Returns 0 (the result comes later through the callbacks), or
-   -errno if it could not start (the request is then completed with that
-   error, without callbacks). */
+   (settings' total_timeout_ms) runs from here over all attempts, backoff
+   sleeps and waits for response headers; while a streamed body flows (a
+   streamed 2xx response after its headers, a streamed request body after its
+   first byte), including pauses on a slow reader or writer, it waits, and
+   only the stall timeout guards the transfer. Returns 0 (the result comes later
+   through the callbacks), or -errno if it could not start (the request is then
+   completed with that error, without callbacks). */
 int fs_http_request_start(struct fs_http_request *req);
 
 /* --- Requests: for the sign callback --- */
@@ -161,6 +173,11 @@ bool fs_http_request_header_next(const struct fs_http_request *req, size_t *idx,
 				 const char **name_r, const char **value_r);
 /* Returns the attempt about to run or running, 1 for the first. */
 unsigned int fs_http_request_attempt(const struct fs_http_request *req);
+/* Returns the request body bytes libcurl took for sending in the last
+   attempt (for a streamed body: over all attempts). 0 means no byte of the
+   body left this process, e.g. because the connection failed: a driver
+   may then send the body elsewhere without having half-written it here. */
+uint64_t fs_http_request_body_sent(const struct fs_http_request *req);
 
 /* --- Requests: streams --- */
 
@@ -203,6 +220,13 @@ long fs_http_request_status(const struct fs_http_request *req);
 /* Returns the value of response header name (case-insensitive), or NULL. */
 const char *fs_http_request_header(const struct fs_http_request *req,
 				   const char *name);
+
+/* Iterates over the response headers (those fs_http_request_header() looks
+   at): set *idx to 0 first. Returns true and sets *name_r and *value_r, or
+   false at the end. */
+bool fs_http_request_response_header_next(const struct fs_http_request *req,
+					  size_t *idx, const char **name_r,
+					  const char **value_r);
 
 /* Returns the in-memory response body (NUL-terminated, not counted in
    *size_r): the 2xx body of a memory response, or the error body of a

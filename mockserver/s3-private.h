@@ -36,7 +36,11 @@
 #define S3_MAX_PARTS 10000
 #define S3_MAX_OBJECT_SIZE (5ULL << 40)
 #define S3_MAX_PUT_SIZE (5ULL << 30)
-#define S3_MD_USER_PREFIX "m-"
+/* Stored headers (ETag, Content-Type, ...) are metadata named "-" + the
+   lowercase header name; user metadata (x-amz-meta-NAME) is stored as NAME,
+   so user names get the whole FS_METADATA_NAME_MAX and cannot collide. */
+#define S3_MD_INTERNAL_PREFIX "-"
+#define S3_MD_ETAG S3_MD_INTERNAL_PREFIX "etag"
 #define S3_IO_BLOCK (64 * 1024)
 /* XML request bodies (CompleteMultipartUpload, DeleteObjects, ...). */
 #define S3_XML_BODY_MAX (4 * 1024 * 1024)

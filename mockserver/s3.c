@@ -238,7 +238,7 @@ static int s3_object_load_md(struct fs_file *file, struct s3_object *obj)
 	if (count < 0)
 		return count;
 	for (i = 0; i < count && ret == 0; i++) {
-		if (strcmp(md[i].name, "etag") == 0)
+		if (strcmp(md[i].name, S3_MD_ETAG) == 0)
 			snprintf(obj->etag, sizeof(obj->etag), "%s",
 				 md[i].value);
 		else
@@ -312,18 +312,23 @@ static bool s3_request_md_add(struct mock_request *req,
 			      struct fs_metadata_list *md, const char *header,
 			      const char *value)
 {
+	bool user = strncasecmp(header, "x-amz-meta-", 11) == 0;
 	char name[FS_METADATA_NAME_MAX + 8];
 	struct mock_buf extra = {0};
 	size_t i;
+	int len;
 
-	if (strncasecmp(header, "x-amz-meta-", 11) == 0)
-		snprintf(name, sizeof(name), "%s%s", S3_MD_USER_PREFIX,
-			 header + 11);
+	if (user)
+		len = snprintf(name, sizeof(name), "%s", header + 11);
 	else
-		snprintf(name, sizeof(name), "%s", header);
+		len = snprintf(name, sizeof(name), "%s%s",
+			       S3_MD_INTERNAL_PREFIX, header);
 	for (i = 0; name[i] != '\0'; i++)
 		name[i] = (char)tolower((unsigned char)name[i]);
-	if (fs_metadata_validate(name, value) == 0) {
+	/* a cut name must not be stored as if it were the whole one */
+	if (len >= 0 && (size_t)len < sizeof(name) &&
+	    (!user || name[0] != S3_MD_INTERNAL_PREFIX[0]) &&
+	    fs_metadata_validate(name, value) == 0) {
 		if (fs_metadata_list_set(md, name, value) == 0)
 			return true;
 		mock_request_fail(req, 500, "InternalError", NULL,
@@ -334,8 +339,9 @@ static bool s3_request_md_add(struct mock_request *req,
 	mock_request_fail(req, 400, "InvalidArgument", extra.data,
 			  "This server's storage (libfs) cannot hold header "
 			  "%s: metadata names are 1-%d of [a-z0-9_-] after "
-			  "x-amz-meta-, values printable UTF-8",
-			  header, FS_METADATA_NAME_MAX - 2);
+			  "x-amz-meta- (not starting with '-'), values "
+			  "printable UTF-8",
+			  header, FS_METADATA_NAME_MAX);
 	mock_buf_free(&extra);
 	return false;
 }
@@ -374,12 +380,12 @@ static const char *s3_header_name(const char *md_name, char *buf, size_t size)
 	};
 	size_t i;
 
-	if (strncmp(md_name, S3_MD_USER_PREFIX, 2) == 0) {
-		snprintf(buf, size, "x-amz-meta-%s", md_name + 2);
+	if (md_name[0] != S3_MD_INTERNAL_PREFIX[0]) {
+		snprintf(buf, size, "x-amz-meta-%s", md_name);
 		return buf;
 	}
 	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
-		if (strcasecmp(md_name, names[i]) == 0)
+		if (strcasecmp(md_name + 1, names[i]) == 0)
 			return names[i];
 	}
 	return NULL;
@@ -547,7 +553,7 @@ int s3_write_finish(struct mock_request *req, const char *etag)
 	int ret;
 
 	mock_fs_lock(req->mock);
-	ret = fs_file_set_metadata(sreq->wfile, "etag", etag);
+	ret = fs_file_set_metadata(sreq->wfile, S3_MD_ETAG, etag);
 	if (ret == 0)
 		ret = fs_write_finish(sreq->wfile);
 	if (ret < 0)
@@ -1166,7 +1172,7 @@ static void s3_get_reply(struct mock_request *req, struct fs_file *file,
 	}
 	s3_object_headers(reply, obj);
 	mock_reply_header(reply, "Accept-Ranges", "bytes");
-	if (s3_md_find(&obj->md, "content-type") == NULL)
+	if (s3_md_find(&obj->md, S3_MD_INTERNAL_PREFIX "content-type") == NULL)
 		mock_reply_header(reply, "Content-Type", "binary/octet-stream");
 	s3_reply_metadata(reply, &obj->md);
 	if (r > 0)
@@ -1497,7 +1503,7 @@ static int s3_copy_run(struct s3_copy *c, const char *dst_path,
 	else if (etag != etag_r)
 		snprintf(etag_r, FS_ETAG_MAX, "%s", etag);
 	mock_fs_lock(mock);
-	ret = fs_file_set_metadata(c->dst, "etag", etag_r);
+	ret = fs_file_set_metadata(c->dst, S3_MD_ETAG, etag_r);
 	if (ret == 0)
 		ret = fs_write_finish(c->dst);
 	if (ret < 0)

@@ -196,6 +196,11 @@ struct fs_vfuncs {
 	   new object), -ENOENT, -EAGAIN or -errno. NULL: the core compares the
 	   etag of a stat. */
 	int (*revalidate)(struct fs_file *file, const char *etag);
+
+	/* Lowers what fs_get_limits() says (the core sets the FS_* maxima, and
+	   clamps to them afterwards). NULL: the parent's for a layer, the
+	   maxima for a leaf. */
+	void (*get_limits)(struct fs *fs, struct fs_limits *limits);
 };
 
 struct fs_driver {

@@ -177,6 +177,19 @@ enum fs_cap {
 /* Returns the FS_CAP_* bits of the stack. */
 unsigned int fs_get_caps(struct fs *fs);
 
+/* What a stack can hold, at most the FS_* constants: a backend may need room
+   (an S3 spec's prefix counts against S3's 1024 bytes of key; a MogileFS
+   tracker keeps 255; a server storing its own attributes beside user
+   metadata has less than 2 KiB for it). */
+struct fs_limits {
+	size_t key_max;	     /* longest key in bytes */
+	size_t metadata_max; /* sum of metadata names and values in bytes */
+};
+
+/* Fills *limits_r for the stack. fs_file_init() refuses longer keys and
+   fs_file_set_metadata() more metadata, with -EINVAL. */
+void fs_get_limits(struct fs *fs, struct fs_limits *limits_r);
+
 /* ------------------------------------------------------------------------ */
 /* Files                                                                      */
 

@@ -108,23 +108,42 @@ static void make_long_key(struct conf *c, char *buf, size_t len, size_t seg)
 void test_key_limits(void **state)
 {
 	struct conf *c = *state;
-	char *longest = conf_alloc(c, FS_KEY_MAX + 1);
+	struct fs_limits limits;
+	size_t max;
+	size_t seg_len = strlen(c->prefix) + 4 + FS_KEY_SEGMENT_MAX;
+	char *longest = conf_alloc(c, FS_KEY_MAX + 2);
 	char *segment = conf_alloc(c, FS_KEY_MAX + 1);
 	struct conf_strv keys = {0};
+	struct fs_file *file = NULL;
 
-	/* Exactly FS_KEY_MAX bytes, and a segment of FS_KEY_SEGMENT_MAX. */
-	make_long_key(c, longest, FS_KEY_MAX, 200);
-	make_long_key(c, segment, strlen(c->prefix) + 4 + FS_KEY_SEGMENT_MAX,
-		      FS_KEY_SEGMENT_MAX);
-	assert_int_equal(strlen(longest), FS_KEY_MAX);
-	assert_int_equal(strlen(strrchr(segment, '/') + 1), FS_KEY_SEGMENT_MAX);
+	fs_get_limits(c->fs, &limits);
+	max = limits.key_max;
+	if (max > FS_KEY_MAX || max < strlen(c->prefix) + 16)
+		CONF_FAIL("fs_get_limits(): key_max %zu out of range", max);
+	/* Exactly the stack's longest key; where that is below FS_KEY_MAX, one
+	   byte more is refused at once. */
+	make_long_key(c, longest, max, 200);
+	assert_int_equal(strlen(longest), max);
 	CHECK_FS(fs_key_validate(longest, NULL), 0, c, longest);
-	CHECK_FS(fs_key_validate(segment, NULL), 0, c, segment);
-
 	conf_strv_add(&keys, longest);
-	conf_strv_add(&keys, segment);
+	/* A segment of FS_KEY_SEGMENT_MAX, where the stack takes keys that
+	   long. */
+	if (seg_len <= max) {
+		make_long_key(c, segment, seg_len, FS_KEY_SEGMENT_MAX);
+		assert_int_equal(strlen(strrchr(segment, '/') + 1),
+				 FS_KEY_SEGMENT_MAX);
+		CHECK_FS(fs_key_validate(segment, NULL), 0, c, segment);
+		conf_strv_add(&keys, segment);
+	}
 	roundtrip_keys(c, &keys);
 	conf_strv_clear(&keys);
+
+	if (max < FS_KEY_MAX) {
+		make_long_key(c, longest, max + 1, 200);
+		CHECK_FS(conf_try_open(c, longest, FS_OPEN_REPLACE, &file),
+			 -EINVAL, c, longest);
+		assert_null(file);
+	}
 }
 
 static void expect_invalid(struct conf *c, const char *key)

@@ -131,11 +131,16 @@ void test_metadata_invalid(void **state)
 	struct conf *c = *state;
 	const char *key = conf_strdup(c, conf_key(c, "md/limits"));
 	char *name = conf_alloc(c, FS_METADATA_NAME_MAX + 2);
-	char *big = conf_alloc(c, 1901);
+	char *big = conf_alloc(c, FS_METADATA_TOTAL_MAX);
+	struct fs_limits limits;
 	struct fs_file *file;
-	size_t i;
+	size_t i, big_len;
 
 	conf_require(c, FS_CAP_METADATA, "FS_CAP_METADATA");
+	fs_get_limits(c->fs, &limits);
+	if (limits.metadata_max < FS_METADATA_NAME_MAX + 1 + 3 + 14 + 100)
+		CONF_FAIL("fs_get_limits(): metadata_max %zu too small",
+			  limits.metadata_max);
 	file = conf_open(c, key, FS_OPEN_REPLACE);
 	for (i = 0; i < ARRAY_SIZE(md_bad_names); i++)
 		CHECK_FILE(fs_file_set_metadata(file, md_bad_names[i], "v"),
@@ -148,8 +153,10 @@ void test_metadata_invalid(void **state)
 	name[FS_METADATA_NAME_MAX] = '\0';
 	CHECK_FILE(fs_file_set_metadata(file, name, "v"), 0, file);
 
-	/* 129 + 3 + 1900 = 2032 bytes; 24 more would pass 2048, 14 not. */
-	memset(big, 'b', 1900);
+	/* name (128 + 1) + "big" + big_len = the stack's limit - 16 bytes:
+	   24 more would pass it, 14 not. */
+	big_len = limits.metadata_max - 16 - (FS_METADATA_NAME_MAX + 1) - 3;
+	memset(big, 'b', big_len);
 	CHECK_FILE(fs_file_set_metadata(file, "big", big), 0, file);
 	CHECK_FILE(fs_file_set_metadata(file, "more", "12345678901234567890"),
 		   -EINVAL, file);

@@ -50,7 +50,12 @@ enum srv_mode {
 	MODE_NO_ETAG,	 /* cut, and no ETag to resume with */
 	MODE_UPLOAD_503, /* take the whole body, then 503 */
 	MODE_NOT_FOUND,	 /* 404 with an S3 error body */
+	MODE_DRIP,	 /* 200, DRIP_SIZE bytes, 16 KiB every DRIP_US */
 };
+
+#define DRIP_SIZE (1024u * 1024)
+#define DRIP_CHUNK (16u * 1024)
+#define DRIP_US 25000
 
 struct server {
 	struct MHD_Daemon *daemon;
@@ -115,6 +120,7 @@ struct body_gen {
 	uint64_t cut;	/* response offset where the connection dies */
 	unsigned int version;
 	bool stall;
+	bool drip;
 };
 
 static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -134,6 +140,11 @@ static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	if (max > gen->cut - pos)
 		max = (size_t)(gen->cut - pos);
+	if (gen->drip) {
+		usleep(DRIP_US);
+		if (max > DRIP_CHUNK)
+			max = DRIP_CHUNK;
+	}
 	for (i = 0; i < max; i++)
 		buf[i] = (char)pattern(gen->start + pos + i, gen->version);
 	return (ssize_t)max;
@@ -161,6 +172,7 @@ struct obj_resp {
 	uint64_t cut;	      /* response offset where the connection dies */
 	unsigned int version; /* 0: no ETag */
 	bool stall;	      /* at cut, go silent instead of closing */
+	bool drip;	      /* DRIP_CHUNK bytes every DRIP_US */
 };
 
 static enum MHD_Result queue_object(struct server *srv,
@@ -177,6 +189,7 @@ static enum MHD_Result queue_object(struct server *srv,
 	gen->cut = r->cut;
 	gen->version = r->version;
 	gen->stall = r->stall;
+	gen->drip = r->drip;
 	resp = MHD_create_response_from_callback(
 		r->last - r->first + 1, 32 * 1024, body_reader, gen, free);
 	if (r->version != 0) {
@@ -392,6 +405,16 @@ static enum MHD_Result serve(struct server *srv, struct MHD_Connection *conn,
 				    NULL, NULL);
 	case MODE_HUGE_XML:
 		return queue_whole(srv, conn, 2 * 1024 * 1024, 1);
+	case MODE_DRIP: {
+		struct obj_resp r = {.status = 200,
+				     .size = DRIP_SIZE,
+				     .last = DRIP_SIZE - 1,
+				     .cut = UINT64_MAX,
+				     .version = 1,
+				     .drip = true};
+
+		return queue_object(srv, conn, &r);
+	}
 	default:
 		return MHD_NO;
 	}
@@ -1154,6 +1177,42 @@ static void test_total_deadline(void **state)
 	fs_http_request_deinit(&req);
 }
 
+/* A streamed body that keeps flowing outlives the total deadline: the
+   deadline covers attempts, backoff and the wait for headers, the stall
+   timeout guards the flow. A body kept in memory is no stream: there the
+   deadline still cuts. */
+static void test_deadline_spares_flowing_stream(void **state)
+{
+	struct test *t = *state;
+	struct fs_http_request *req;
+	uint64_t size = 0, start;
+	char msg[512];
+
+	t->fs.set.total_timeout_ms = 300;
+	t->fs.set.stall_timeout_ms = 2000;
+	t->fs.set.max_retries = FS_SETTINGS_NO_RETRY;
+	server_start(&t->srv, MODE_DRIP);
+	http_new(t);
+	req = req_new(t, "GET", "/drip");
+	fs_http_request_set_response_stream(req);
+	start = now_usec();
+	assert_int_equal(fs_http_request_start(req), 0);
+	assert_int_equal(read_stream(t, req, 1, 0, &size), 0);
+	assert_int_equal(size, DRIP_SIZE);
+	/* It took far longer than the deadline. */
+	assert_true(now_usec() - start > 3 * 300000);
+	assert_int_equal(fs_http_request_attempt(req), 1);
+	fs_http_request_deinit(&req);
+
+	req = req_new(t, "GET", "/drip");
+	fs_http_request_set_response_max(req, 2 * DRIP_SIZE);
+	assert_int_equal(run(t, req), -ETIMEDOUT);
+	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)),
+			 -ETIMEDOUT);
+	assert_contains(msg, "deadline of 300 ms");
+	fs_http_request_deinit(&req);
+}
+
 static void test_connect_refused(void **state)
 {
 	struct test *t = *state;
@@ -1557,6 +1616,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_total_deadline, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deadline_spares_flowing_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_memory_cap, setup,
