@@ -39,6 +39,8 @@ static void usage(FILE *out)
 	      "(default localhost)\n"
 	      "  --min-part-size N     smallest non-last multipart part "
 	      "(default 5 MiB)\n"
+	      "  --bucket NAME         a bucket that exists from the start "
+	      "(repeatable)\n"
 	      "  --fault RULE          add a fault rule (repeatable), e.g.\n"
 	      "                        op=GetObject,nth=3,status=503,"
 	      "code=SlowDown\n"
@@ -62,6 +64,7 @@ enum {
 	OPT_DOMAIN,
 	OPT_MIN_PART,
 	OPT_FAULT,
+	OPT_BUCKET,
 	OPT_VERBOSE,
 	OPT_HELP,
 };
@@ -77,6 +80,7 @@ static const struct option long_options[] = {
 	{"domain", required_argument, NULL, OPT_DOMAIN},
 	{"min-part-size", required_argument, NULL, OPT_MIN_PART},
 	{"fault", required_argument, NULL, OPT_FAULT},
+	{"bucket", required_argument, NULL, OPT_BUCKET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -87,6 +91,8 @@ struct options {
 	struct fs_mock_credential cred;
 	const char *faults[MOCK_MAX_FAULTS + 1];
 	unsigned int fault_count;
+	const char *buckets[MOCK_MAX_FAULTS + 1];
+	unsigned int bucket_count;
 	const char *data;
 	char *backend;
 };
@@ -158,6 +164,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			o->faults[o->fault_count++] = optarg;
 			break;
+		case OPT_BUCKET:
+			if (o->bucket_count == MOCK_MAX_FAULTS) {
+				fprintf(stderr,
+					"fs-mockserver: too many --bucket\n");
+				return -1;
+			}
+			o->buckets[o->bucket_count++] = optarg;
+			break;
 		case OPT_VERBOSE:
 			o->set.log_requests = true;
 			break;
@@ -209,6 +223,7 @@ static int finish_options(struct options *o)
 		o->set.backend = o->backend;
 	}
 	o->set.faults = o->fault_count > 0 ? o->faults : NULL;
+	o->set.buckets = o->bucket_count > 0 ? o->buckets : NULL;
 	return 0;
 }
 

@@ -273,5 +273,12 @@ void s3_request_begin(struct mock_request *req);
 /* Fills req->op, req->bucket and req->key from the request, for faults
    and counters. Returns 0, or -1 after replying with an error. */
 int s3_request_route(struct mock_request *req);
+/* Creates bucket in the backing store unless it exists. Returns 0, -EINVAL
+   (invalid name) or the store's -errno, with a message in *error_r that the
+   caller frees. */
+int s3_bucket_ensure(struct fs_mock *mock, const char *bucket, char **error_r);
+
+/* A malloc'ed formatted string, or NULL without memory. */
+char *mock_strdup_printf(const char *fmt, ...) MOCK_PRINTF(1, 2);
 
 #endif

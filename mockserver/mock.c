@@ -1091,9 +1091,7 @@ void fs_mock_settings_init(struct fs_mock_settings *set)
 	set->version = FS_MOCK_SETTINGS_VERSION;
 }
 
-static char *mock_strdup_printf(const char *fmt, ...) MOCK_PRINTF(1, 2);
-
-static char *mock_strdup_printf(const char *fmt, ...)
+char *mock_strdup_printf(const char *fmt, ...)
 {
 	struct mock_buf buf = {0};
 	char msg[512];
@@ -1317,6 +1315,7 @@ struct fs_mock *fs_mock_start(const struct fs_mock_settings *set,
 	struct fs_mock_settings defaults;
 	struct fs_mock *mock;
 	char *error = NULL;
+	size_t i;
 	int ret;
 
 	if (error_r != NULL)
@@ -1342,6 +1341,10 @@ struct fs_mock *fs_mock_start(const struct fs_mock_settings *set,
 		error = mock_add_faults(mock, set);
 	if (error == NULL)
 		error = mock_open_backend(mock, set);
+	for (i = 0;
+	     error == NULL && set->buckets != NULL && set->buckets[i] != NULL;
+	     i++)
+		(void)s3_bucket_ensure(mock, set->buckets[i], &error);
 	if (error == NULL)
 		error = mock_start_daemon(mock, set);
 	if (error != NULL) {

@@ -80,6 +80,10 @@ struct fs_mock_settings {
 
 	/* Writes one line per request (no secrets) to stderr. */
 	bool log_requests;
+
+	/* Buckets that exist from the start (kept if the backing store has
+	   them already), NULL-terminated, or NULL. */
+	const char *const *buckets;
 };
 
 /* Fills *set with the defaults. */

@@ -718,6 +718,36 @@ static void s3_cleanup(struct mock_request *req)
 /* ------------------------------------------------------------------------ */
 /* Buckets                                                                    */
 
+int s3_bucket_ensure(struct fs_mock *mock, const char *bucket, char **error_r)
+{
+	struct fs_file *file = NULL;
+	char *path;
+	int ret;
+
+	*error_r = NULL;
+	if (!s3_bucket_name_valid(bucket)) {
+		*error_r =
+			mock_strdup_printf("invalid bucket name '%s'", bucket);
+		return -EINVAL;
+	}
+	path = s3_bucket_path(bucket);
+	mock_fs_lock(mock);
+	ret = path == NULL
+		      ? -ENOMEM
+		      : fs_file_init(mock->fs, path, FS_OPEN_CREATE, &file);
+	if (ret == 0)
+		ret = fs_write_all(file, "", 0);
+	if (ret < 0 && ret != -EEXIST)
+		*error_r = mock_strdup_printf(
+			"bucket %s: %s", bucket,
+			file != NULL ? fs_file_last_error(file)
+				     : fs_last_error(mock->fs));
+	fs_file_deinit(&file);
+	mock_fs_unlock(mock);
+	free(path);
+	return ret == -EEXIST ? 0 : ret;
+}
+
 static void s3_create_bucket(struct mock_request *req)
 {
 	struct fs_file *file = NULL;

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "fsctl.h"
+#ifdef FSCTL_WITH_MOCK
+#include "mockserver.h"
+#endif
 
 #define FSCTL_SEED 0x5eed2026ULL
 
@@ -177,6 +180,13 @@ struct demo_req {
 	bool keep;
 	const char *spec;
 	char tmp_dir[4096]; /* the store made for the demo, or "" */
+#ifdef FSCTL_WITH_MOCK
+	/* Without a SPEC: an S3 server in this process, keeping its objects
+	   in tmp_dir, with the cache layer in front of the S3 driver. */
+	struct fs_mock *mock;
+	struct fs_settings set;
+	char mock_spec[4200], spec_buf[512];
+#endif
 };
 
 static int demo_parse(struct fsctl_args *args, struct demo_req *req)
@@ -217,6 +227,54 @@ static int demo_make_store(struct fsctl_args *args, struct demo_req *req)
 	req->spec = req->tmp_dir;
 	return FSCTL_OK;
 }
+
+#ifdef FSCTL_WITH_MOCK
+#define DEMO_BUCKET "demo"
+#define DEMO_KEY "test"
+
+/* Starts the embedded S3 server over a posix store in req->tmp_dir and
+   points req->spec at it through the cache layer. */
+static int demo_start_mock(struct fsctl_args *args, struct demo_req *req)
+{
+	static const char *const buckets[] = {DEMO_BUCKET, NULL};
+	struct fs_mock_credential cred = {DEMO_KEY, DEMO_KEY};
+	struct fs_mock_settings mset;
+	char *error = NULL;
+
+	snprintf(req->mock_spec, sizeof(req->mock_spec), "posix:%s",
+		 req->tmp_dir);
+	fs_mock_settings_init(&mset);
+	mset.backend = req->mock_spec;
+	mset.credentials = &cred;
+	mset.credentials_count = 1;
+	mset.buckets = buckets;
+	req->mock = fs_mock_start(&mset, &error);
+	if (req->mock == NULL) {
+		fsctl_fail(args->cmd, "embedded S3 server", -EIO, error);
+		free(error);
+		return FSCTL_FAILED;
+	}
+	snprintf(req->spec_buf, sizeof(req->spec_buf),
+		 "cache:max=64M::s3://" DEMO_BUCKET "/?endpoint=%s&region=%s",
+		 fs_mock_url(req->mock), fs_mock_region(req->mock));
+	req->spec = req->spec_buf;
+	fs_settings_init(&req->set);
+	req->set.access_key = DEMO_KEY;
+	req->set.secret_key = DEMO_KEY;
+	printf("embedded S3 server (fs-mockserver) at %s, objects in %s\n",
+	       fs_mock_url(req->mock), req->tmp_dir);
+	return FSCTL_OK;
+}
+
+static void demo_stop_mock(struct demo_req *req)
+{
+	if (req->mock == NULL)
+		return;
+	printf("S3 requests served: %llu\n",
+	       (unsigned long long)fs_mock_counter(req->mock, "requests"));
+	fs_mock_stop(&req->mock);
+}
+#endif
 
 static int demo_remove_entry(const char *path, const struct stat *st, int type,
 			     struct FTW *ftw)
@@ -300,7 +358,12 @@ static int demo_open(struct fsctl_args *args, struct demo_req *req,
 {
 	int ret;
 
+#ifdef FSCTL_WITH_MOCK
+	ret = fsctl_fs_open_set(args, req->spec,
+				req->mock != NULL ? &req->set : NULL, fs_r);
+#else
 	ret = fsctl_fs_open(args, req->spec, fs_r);
+#endif
 	if (ret == FSCTL_OK && req->tmp_dir[0] == '\0') {
 		ret = demo_check_empty(args, *fs_r);
 		if (ret != FSCTL_OK)
@@ -322,11 +385,19 @@ int fsctl_cmd_demo(struct fsctl_args *args)
 	req.spec = fsctl_operand(args);
 	if (req.spec == NULL && (ret = demo_make_store(args, &req)) != 0)
 		return ret;
-	ret = demo_open(args, &req, &fs);
+#ifdef FSCTL_WITH_MOCK
+	if (req.tmp_dir[0] != '\0')
+		ret = demo_start_mock(args, &req);
+#endif
+	if (ret == FSCTL_OK)
+		ret = demo_open(args, &req, &fs);
 	if (ret == FSCTL_OK) {
 		ret = demo_run(args, &req, fs);
 		fs_deinit(&fs);
 	}
+#ifdef FSCTL_WITH_MOCK
+	demo_stop_mock(&req);
+#endif
 	ret2 = demo_remove_store(&req);
 	if (req.keep) {
 		fsctl_spec_redact(req.spec, shown, sizeof(shown));

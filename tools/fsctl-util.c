@@ -22,11 +22,17 @@
 int fsctl_fs_open(const struct fsctl_args *args, const char *spec,
 		  struct fs **fs_r)
 {
+	return fsctl_fs_open_set(args, spec, NULL, fs_r);
+}
+
+int fsctl_fs_open_set(const struct fsctl_args *args, const char *spec,
+		      const struct fs_settings *set, struct fs **fs_r)
+{
 	const char *error = NULL;
 	char shown[512];
 	int ret;
 
-	ret = fs_init(spec, NULL, fs_r, &error);
+	ret = fs_init(spec, set, fs_r, &error);
 	if (ret == 0)
 		return FSCTL_OK;
 	fsctl_spec_redact(spec, shown, sizeof(shown));

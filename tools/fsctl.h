@@ -92,6 +92,9 @@ int fsctl_opt_uint(const struct fsctl_args *args, const char *opt,
    FSCTL_FAILED. */
 int fsctl_fs_open(const struct fsctl_args *args, const char *spec,
 		  struct fs **fs_r);
+/* The same with settings (credentials of the embedded demo server). */
+int fsctl_fs_open_set(const struct fsctl_args *args, const char *spec,
+		      const struct fs_settings *set, struct fs **fs_r);
 
 /* Copies spec into buf with any password or secret-looking query value
    replaced by "***", so that it can be printed. */
