@@ -1571,6 +1571,12 @@ int fs_http_init(struct fs *fs, struct fs_http **http_r)
 		fs_http_deinit(&http);
 		return -ENOMEM;
 	}
+	/* curl sizes its connection cache by the easy handles attached, which
+	   come and go with each request here: keep idle connections for as
+	   many requests as are commonly in flight, so that keep-alive holds
+	   at 32 in flight too. */
+	curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS,
+			  (long)FS_HTTP_IDLE_CONNECTIONS);
 	curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(http->share, CURLSHOPT_SHARE,
 			  CURL_LOCK_DATA_SSL_SESSION);

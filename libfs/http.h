@@ -31,6 +31,8 @@
 #define FS_HTTP_MEMORY_MAX (1024 * 1024)
 /* Error bodies (non-2xx) are kept up to this size; the rest is dropped. */
 #define FS_HTTP_ERROR_BODY_MAX (64 * 1024)
+/* Idle connections kept for reuse per transport. */
+#define FS_HTTP_IDLE_CONNECTIONS 64
 /* Bodies below this size are sent without "Expect: 100-continue". */
 #define FS_HTTP_EXPECT_MIN (1024 * 1024)
 

@@ -16,6 +16,7 @@ libdir=$(dirname "$(find "$prefix" -name 'libfs.so' | head -1)")
 cat >"$prefix/app.c" <<'C'
 #include <libfs/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 int main(int argc, char **argv)
 {
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
 	    memcmp(data, "hello", 5) != 0)
 		return 1;
 	printf("%s ok\n", fs_version());
+	free(data);
 	fs_file_deinit(&file);
 	fs_deinit(&fs);
 	return 0;
@@ -44,10 +46,10 @@ C
 export PKG_CONFIG_PATH=$pcdir
 # The .pc file names the configured prefix; point it at the temporary one.
 pkgconf() { pkg-config --define-variable=prefix="$prefix" "$@"; }
-cc -std=c11 -Wall -Werror -o "$prefix/app" "$prefix/app.c" \
+cc -std=c11 -Wall -Werror ${APP_CFLAGS:-} -o "$prefix/app" "$prefix/app.c" \
 	$(pkgconf --cflags --libs libfs)
 LD_LIBRARY_PATH=$libdir "$prefix/app" "posix:$prefix/store"
-cc -std=c11 -Wall -Werror -o "$prefix/app-static" "$prefix/app.c" \
+cc -std=c11 -Wall -Werror ${APP_CFLAGS:-} -o "$prefix/app-static" "$prefix/app.c" \
 	$(pkgconf --cflags libfs) "$libdir/libfs.a" \
 	$(pkg-config --libs $(pkgconf --print-requires-private libfs)) -lpthread
 "$prefix/app-static" "mem:"
