@@ -31,4 +31,10 @@ while read -r name spec; do
 	run "conformance-$name" "$build/tests/conformance/conformance" "$spec"
 done < <(sed -n 's/^libfs_conformance(\([a-z0-9-]*\) "\([^"]*\)".*/\1 \2/p' \
 	tests/conformance/CMakeLists.txt)
+# The suite over drivers whose server runs in the same process.
+for w in "conformance/conformance-mock s3-path" "conformance-mogilefs one"; do
+	set -- $w
+	[ -x "$build/tests/$1" ] || continue
+	run "$(basename "$1")-$2" "$build/tests/$1" "$2"
+done
 exit $failed

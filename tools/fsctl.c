@@ -143,7 +143,8 @@ static int fsctl_print_overview(FILE *out)
 	for (i = 0; i < FSCTL_N_COMMANDS; i++)
 		fsctl_print_synopsis(out, "  ", &fsctl_commands[i]);
 	fputs("\nSPEC names a storage: /dir, posix:/dir, file:///dir, mem:,\n"
-	      "s3://BUCKET/PREFIX?..., dav+https://USER@host/path/, layers\n"
+	      "s3://BUCKET/PREFIX?..., dav+https://USER@host/path/,\n"
+	      "mogilefs://HOST:PORT[,HOST:PORT]/DOMAIN?class=C, layers\n"
 	      "such as cache:max=64M::SPEC. FILE \"-\" is stdin or stdout.\n"
 	      "Exit status: 0 success, 1 an operation failed, 2 usage or\n"
 	      "spec error.\n",
