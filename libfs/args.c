@@ -170,3 +170,14 @@ int fs_parse_fraction(const char *str, double *fraction_r)
 	*fraction_r = value;
 	return 0;
 }
+
+int fs_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -78,17 +78,6 @@ static void mog_encode(struct mock_buf *buf, const char *str)
 	}
 }
 
-static int mog_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* '+' to space, then %XX to the byte. */
 static char *mog_decode(const char *str, size_t len)
 {
@@ -101,10 +90,10 @@ static char *mog_decode(const char *str, size_t len)
 		if (str[i] == '+') {
 			*o++ = ' ';
 		} else if (str[i] == '%' && i + 2 < len &&
-			   mog_hex(str[i + 1]) >= 0 &&
-			   mog_hex(str[i + 2]) >= 0) {
-			*o++ = (char)(mog_hex(str[i + 1]) << 4 |
-				      mog_hex(str[i + 2]));
+			   fs_hex_value(str[i + 1]) >= 0 &&
+			   fs_hex_value(str[i + 2]) >= 0) {
+			*o++ = (char)(fs_hex_value(str[i + 1]) << 4 |
+				      fs_hex_value(str[i + 2]));
 			i += 2;
 		} else {
 			*o++ = str[i];

@@ -179,17 +179,6 @@ int mfs_url_encode(const char *str, char **out, size_t *len, size_t *alloc)
 	return ret;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *mfs_url_decode(const char *str, size_t len)
 {
 	char *out = malloc(len + 1), *o = out;
@@ -203,8 +192,8 @@ char *mfs_url_decode(const char *str, size_t len)
 		if (str[i] == '+') {
 			*o++ = ' ';
 		} else if (str[i] == '%' && i + 2 < len &&
-			   (hi = hex_value(str[i + 1])) >= 0 &&
-			   (lo = hex_value(str[i + 2])) >= 0) {
+			   (hi = fs_hex_value(str[i + 1])) >= 0 &&
+			   (lo = fs_hex_value(str[i + 2])) >= 0) {
 			*o++ = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "libfs/driver.h"
 #include "sigv4.h"
 
 #define SIGV4_SCOPE_TERMINATOR "aws4_request"
@@ -156,17 +157,6 @@ static char to_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static int hex_value(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void hex_encode(const unsigned char *data, size_t size, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -241,8 +231,8 @@ static int uri_decode_to(const char *str, size_t len, char *out,
 		}
 		if (len - i < 3)
 			return -EINVAL;
-		hi = hex_value((unsigned char)str[i + 1]);
-		lo = hex_value((unsigned char)str[i + 2]);
+		hi = fs_hex_value((unsigned char)str[i + 1]);
+		lo = fs_hex_value((unsigned char)str[i + 2]);
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return -EINVAL;
 		out[n++] = (char)(hi * 16 + lo);

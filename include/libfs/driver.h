@@ -273,6 +273,8 @@ int fs_parse_size(const char *str, uint64_t *size_r);
 int fs_parse_fraction(const char *str, double *fraction_r);
 /* Decimal unsigned integer without junk. Returns 0 or -EINVAL. */
 int fs_parse_uint(const char *str, uint64_t *num_r);
+/* The value of a hex digit (either case), or -1: for %XX decoders. */
+int fs_hex_value(int c);
 
 /* --- Passthrough helpers for layers --- */
 
