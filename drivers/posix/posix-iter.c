@@ -20,11 +20,6 @@
 /* ------------------------------------------------------------------------ */
 /* Listing                                                                    */
 
-static struct posix_iter *posix_iter_of(struct fs_iter *iter)
-{
-	return FS_CONTAINER_OF(iter, struct posix_iter, iter);
-}
-
 static int posix_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -141,36 +136,33 @@ static void posix_iter_pop(struct posix_iter *iter)
 static int posix_iter_open_error(struct posix_iter *iter, const char *dir,
 				 int err, bool first)
 {
-	struct fs_iter *_iter = &iter->iter;
+	struct posix_err *e = &iter->err;
 	size_t len = 0;
 
 	if (err == -EACCES || err == -EPERM)
-		return fs_iter_set_error(_iter, -EACCES,
-					 "posix: list '%s': directory '%s': %s",
-					 _iter->prefix, dir, strerror(-err));
+		return posix_fail(e, -EACCES,
+				  "posix: list '%s': directory '%s': %s",
+				  iter->prefix, dir, posix_strerror(err));
 	if (err == -ENOENT ||
 	    (!first && (err == -ENOTDIR || err == -ELOOP || err == -EXDEV)))
 		return 0;
 	if (err == -ENOTDIR || err == -ELOOP || err == -EXDEV) {
-		if (posix_classify(posix_fs_of(_iter->fs), dir, &len) ==
-			    POSIX_KIND_OBJECT &&
+		if (posix_classify(iter->pfs, dir, &len) == POSIX_KIND_OBJECT &&
 		    err == -ENOTDIR)
 			return 0;
-		return fs_iter_set_error(_iter, -EACCES,
-					 "posix: list '%s': refused to follow "
-					 "the symlink '%.*s'",
-					 _iter->prefix, (int)len, dir);
+		return posix_fail(e, -EACCES,
+				  "posix: list '%s': refused to follow the "
+				  "symlink '%.*s'",
+				  iter->prefix, (int)len, dir);
 	}
-	return fs_iter_set_error(_iter, -EIO,
-				 "posix: list '%s': directory '%s': %s",
-				 _iter->prefix, dir, strerror(-err));
+	return posix_fail(e, -EIO, "posix: list '%s': directory '%s': %s",
+			  iter->prefix, dir, posix_strerror(err));
 }
 
 /* Enters the directory iter->path[0..path_len) ("" or "a/b/"). Returns 1,
    0 if it is to be skipped, or an error set on the iterator. */
 static int posix_iter_push(struct posix_iter *iter, size_t path_len, bool first)
 {
-	struct posix_fs *pfs = posix_fs_of(iter->iter.fs);
 	struct posix_level lvl = {.path_len = path_len};
 	struct posix_level *levels;
 	char dir[FS_KEY_MAX + 1];
@@ -178,7 +170,7 @@ static int posix_iter_push(struct posix_iter *iter, size_t path_len, bool first)
 
 	memcpy(dir, iter->path, path_len > 0 ? path_len - 1 : 0);
 	dir[path_len > 0 ? path_len - 1 : 0] = '\0';
-	fd = posix_open_beneath(pfs, dir, O_RDONLY | O_DIRECTORY, 0);
+	fd = posix_open_beneath(iter->pfs, dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return posix_iter_open_error(iter, dir, fd, first);
 	if (iter->depth == iter->alloc) {
@@ -187,8 +179,8 @@ static int posix_iter_push(struct posix_iter *iter, size_t path_len, bool first)
 				 iter->alloc * sizeof(*iter->levels));
 		if (levels == NULL) {
 			close(fd);
-			return fs_iter_set_error(&iter->iter, -ENOMEM,
-						 "posix: list: out of memory");
+			return posix_fail(&iter->err, -ENOMEM,
+					  "posix: list: out of memory");
 		}
 		iter->levels = levels;
 	}
@@ -205,10 +197,20 @@ static int posix_iter_push(struct posix_iter *iter, size_t path_len, bool first)
 int posix_iter_init(struct fs_iter *_iter)
 {
 	struct posix_iter *iter = posix_iter_of(_iter);
-	const char *prefix = _iter->prefix, *seg = prefix;
-	const char *slash = strrchr(prefix, '/');
+	const char *prefix, *seg, *slash;
 	size_t len;
 
+	iter->prefix = strdup(_iter->prefix);
+	if (iter->prefix == NULL)
+		return fs_iter_set_error(_iter, -ENOMEM,
+					 "posix: list '%s': out of memory",
+					 _iter->prefix);
+	iter->pfs = posix_fs_of(_iter->fs);
+	iter->one_level = (_iter->flags & FS_ITER_FLAG_ONE_LEVEL) != 0;
+	iter->job.iter = _iter;
+	iter->pages[0].end = iter->pages[1].end = 1;
+	prefix = seg = iter->prefix;
+	slash = strrchr(prefix, '/');
 	iter->start_len = slash != NULL ? (size_t)(slash - prefix) + 1 : 0;
 	iter->match = prefix + iter->start_len;
 	iter->match_len = strlen(iter->match);
@@ -249,7 +251,7 @@ static int posix_iter_step(struct posix_iter *iter, const char **key_r)
 		return ret < 0 ? ret : 0;
 	}
 	/* One level: the first key found under a directory stands for it. */
-	if ((iter->iter.flags & FS_ITER_FLAG_ONE_LEVEL) && iter->depth > 1) {
+	if (iter->one_level && iter->depth > 1) {
 		iter->path[iter->levels[1].path_len] = '\0';
 		while (iter->depth > 1)
 			posix_iter_pop(iter);
@@ -258,9 +260,9 @@ static int posix_iter_step(struct posix_iter *iter, const char **key_r)
 	return 1;
 }
 
-int posix_iter_next(struct fs_iter *_iter, const char **key_r)
+/* The next key of the walk: 1 with *key_r, 0 at the end, or an error. */
+static int posix_iter_walk(struct posix_iter *iter, const char **key_r)
 {
-	struct posix_iter *iter = posix_iter_of(_iter);
 	int ret;
 
 	if (!iter->started) {
@@ -279,13 +281,113 @@ int posix_iter_next(struct fs_iter *_iter, const char **key_r)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* ASYNC iterators: pages                                                     */
+
+/* Worker: lists the next keys into the page not being served. */
+static void posix_run_page(struct posix_job *job)
+{
+	struct posix_iter *iter = FS_CONTAINER_OF(job, struct posix_iter, job);
+	struct posix_page *page = &iter->pages[!iter->serve];
+	size_t count = 0, len;
+	const char *key;
+	int ret = 1;
+
+	iter->err.set = false;
+	page->used = page->pos = 0;
+	while (count < POSIX_PAGE_KEYS &&
+	       POSIX_PAGE_BYTES - page->used > FS_KEY_MAX) {
+		ret = posix_iter_walk(iter, &key);
+		if (ret <= 0)
+			break;
+		len = strnlen(key, FS_KEY_MAX);
+		memcpy(page->keys + page->used, key, len);
+		page->keys[page->used + len] = '\0';
+		page->used += len + 1;
+		count++;
+	}
+	page->end = ret;
+	job->ret = 0;
+}
+
+/* Starts filling the other page. Returns -EAGAIN, or 0 when it was filled
+   at once. */
+static int posix_page_start(struct posix_iter *iter)
+{
+	struct posix_page *page = &iter->pages[!iter->serve];
+
+	if (page->keys == NULL) {
+		page->keys = malloc(POSIX_PAGE_BYTES);
+		if (page->keys == NULL)
+			return fs_iter_set_error(&iter->iter, -ENOMEM,
+						 "posix: list '%s': out of "
+						 "memory",
+						 iter->prefix);
+	}
+	return posix_job_start(iter->pfs, &iter->job, POSIX_JOB_PAGE,
+			       posix_run_page);
+}
+
+/* Makes the other page ready: the worker's, or one listed now. Returns 0,
+   -EAGAIN or -errno. */
+static int posix_page_ready(struct posix_iter *iter)
+{
+	if (iter->job.busy)
+		return posix_job_claim(iter->pfs, &iter->job) ? 0 : -EAGAIN;
+	return posix_page_start(iter);
+}
+
+static int posix_iter_next_async(struct posix_iter *iter, const char **key_r)
+{
+	struct posix_page *page;
+	int ret;
+
+	for (;;) {
+		page = &iter->pages[iter->serve];
+		if (page->pos < page->used) {
+			*key_r = page->keys + page->pos;
+			page->pos += strlen(*key_r) + 1;
+			return 1;
+		}
+		if (page->end != 1)
+			return posix_iter_result(&iter->iter, &iter->err,
+						 page->end);
+		if (!iter->ready) {
+			ret = posix_page_ready(iter);
+			if (ret < 0)
+				return ret;
+		}
+		/* the page served before is free: list the next one into it
+		   while this one is served */
+		iter->serve = !iter->serve;
+		iter->ready = iter->pages[iter->serve].end == 1 &&
+			      posix_page_start(iter) == 0;
+	}
+}
+
+int posix_iter_next(struct fs_iter *_iter, const char **key_r)
+{
+	struct posix_iter *iter = posix_iter_of(_iter);
+
+	if ((_iter->flags & FS_ITER_FLAG_ASYNC) && iter->pfs->max_threads > 0)
+		return posix_iter_next_async(iter, key_r);
+	iter->err.set = false;
+	return posix_iter_result(_iter, &iter->err,
+				 posix_iter_walk(iter, key_r));
+}
+
 void posix_iter_deinit(struct fs_iter *_iter)
 {
 	struct posix_iter *iter = posix_iter_of(_iter);
 
+	posix_job_cancel(iter->pfs, &iter->job);
+	free(iter->pages[0].keys);
+	free(iter->pages[1].keys);
 	while (iter->depth > 0)
 		posix_iter_pop(iter);
 	free(iter->levels);
 	iter->levels = NULL;
 	iter->alloc = 0;
+	free(iter->prefix);
+	iter->prefix = NULL;
 }

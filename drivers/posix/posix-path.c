@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,43 +174,97 @@ enum posix_kind posix_classify(struct posix_fs *pfs, const char *path,
 	return POSIX_KIND_DIR;
 }
 
-/* Copies the key's directory part into buf (size FS_KEY_MAX + 1). */
-const char *posix_dir_path(struct posix_file *file, char *buf)
+void posix_key_split(const char *key, const char **base_r, size_t *dir_len_r)
 {
-	memcpy(buf, file->file.key, file->dir_len);
-	buf[file->dir_len] = '\0';
+	const char *slash = strrchr(key, '/');
+
+	*base_r = slash != NULL ? slash + 1 : key;
+	*dir_len_r = slash != NULL ? (size_t)(slash - key) : 0;
+}
+
+/* Copies key[0..dir_len) into buf (size FS_KEY_MAX + 1). */
+const char *posix_dir_path(const char *key, size_t dir_len, char *buf)
+{
+	memcpy(buf, key, dir_len);
+	buf[dir_len] = '\0';
 	return buf;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                     */
 
-/* Sets the error of a failed lookup of key (raw -errno) on file. */
-int posix_lookup_error(struct fs_file *file, const char *op, const char *key,
+const char *posix_strerror(int err)
+{
+	static _Thread_local char buf[128];
+
+	if (err < 0)
+		err = -err;
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+	return strerror_r(err, buf, sizeof(buf));
+#else
+	if (strerror_r(err, buf, sizeof(buf)) != 0)
+		snprintf(buf, sizeof(buf), "error %d", err);
+	return buf;
+#endif
+}
+
+int posix_fail(struct posix_err *e, int err, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, args);
+	va_end(args);
+	e->set = true;
+	return err;
+}
+
+/* -EAGAIN leaves e alone: a worker may be filling it. */
+ssize_t posix_file_result(struct fs_file *file, struct posix_err *e,
+			  ssize_t ret)
+{
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret < 0 && e->set)
+		fs_file_set_error(file, (int)ret, "%s", e->msg);
+	e->set = false;
+	return ret;
+}
+
+int posix_iter_result(struct fs_iter *iter, struct posix_err *e, int ret)
+{
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret < 0 && e->set)
+		fs_iter_set_error(iter, ret, "%s", e->msg);
+	e->set = false;
+	return ret;
+}
+
+/* The error of a failed lookup of key (raw -errno), with its message. */
+int posix_lookup_error(struct posix_obj *o, const char *op, const char *key,
 		       int err)
 {
-	struct posix_fs *pfs = posix_fs_of(file->fs);
 	enum posix_kind kind = POSIX_KIND_MISSING;
 	size_t len = 0;
 
 	if (err == -ELOOP || err == -EXDEV || err == -ENOTDIR)
-		kind = posix_classify(pfs, key, &len);
+		kind = posix_classify(o->pfs, key, &len);
 	if (kind != POSIX_KIND_SYMLINK)
 		len = strlen(key);
 	if (kind == POSIX_KIND_SYMLINK || err == -ELOOP || err == -EXDEV)
-		return fs_file_set_error(file, -EACCES,
-					 "posix: %s '%s': refused to follow "
-					 "the symlink '%.*s'",
-					 op, key, (int)len, key);
+		return posix_fail(&o->err, -EACCES,
+				  "posix: %s '%s': refused to follow the "
+				  "symlink '%.*s'",
+				  op, key, (int)len, key);
 	if (err == -ENOENT || err == -ENOTDIR)
-		return fs_file_set_error(file, -ENOENT,
-					 "posix: %s '%s': no such object", op,
-					 key);
+		return posix_fail(&o->err, -ENOENT,
+				  "posix: %s '%s': no such object", op, key);
 	if (err == -EACCES || err == -EPERM)
-		return fs_file_set_error(file, -EACCES, "posix: %s '%s': %s",
-					 op, key, strerror(-err));
-	return fs_file_set_error(file, -EIO, "posix: %s '%s': %s", op, key,
-				 strerror(-err));
+		return posix_fail(&o->err, -EACCES, "posix: %s '%s': %s", op,
+				  key, posix_strerror(err));
+	return posix_fail(&o->err, -EIO, "posix: %s '%s': %s", op, key,
+			  posix_strerror(err));
 }
 
 static int posix_map_write_errno(int err)
@@ -233,39 +288,39 @@ static int posix_map_write_errno(int err)
 	}
 }
 
-/* Sets the error of a failed write step (err is a positive errno). */
-int posix_write_error(struct fs_file *file, const char *op, int err)
+/* The error of a failed write step (err is a positive errno). */
+int posix_write_error(struct posix_obj *o, const char *op, int err)
 {
-	return fs_file_set_error(file, posix_map_write_errno(err),
-				 "posix: write '%s': %s: %s", file->key, op,
-				 strerror(err));
+	return posix_fail(&o->err, posix_map_write_errno(err),
+			  "posix: write '%s': %s: %s", o->key, op,
+			  posix_strerror(err));
 }
 
-/* Says why a key cannot be written where the filesystem has kind. */
-int posix_conflict_error(struct fs_file *file, enum posix_kind kind,
+/* Says why o's key cannot be written where the filesystem has kind. */
+int posix_conflict_error(struct posix_obj *o, enum posix_kind kind,
 			 const char *path, size_t len)
 {
-	const char *key = file->key;
+	const char *key = o->key;
 
 	if (kind == POSIX_KIND_SYMLINK)
-		return fs_file_set_error(file, -EACCES,
-					 "posix: write '%s': refused to follow "
-					 "the symlink '%.*s'",
-					 key, (int)len, path);
+		return posix_fail(&o->err, -EACCES,
+				  "posix: write '%s': refused to follow the "
+				  "symlink '%.*s'",
+				  key, (int)len, path);
 	if (kind == POSIX_KIND_OBJECT && len < strlen(key))
-		return fs_file_set_error(file, -EEXIST,
-					 "posix: write '%s': '%.*s' is an "
-					 "object, cannot hold '%s'",
-					 key, (int)len, path, key);
+		return posix_fail(&o->err, -EEXIST,
+				  "posix: write '%s': '%.*s' is an object, "
+				  "cannot hold '%s'",
+				  key, (int)len, path, key);
 	if (kind == POSIX_KIND_DIR)
-		return fs_file_set_error(file, -EEXIST,
-					 "posix: write '%s': '%s' is a "
-					 "directory of other keys",
-					 key, key);
-	return fs_file_set_error(file, -EEXIST,
-				 "posix: write '%s': '%.*s' is not a regular "
-				 "file or directory",
-				 key, (int)len, path);
+		return posix_fail(&o->err, -EEXIST,
+				  "posix: write '%s': '%s' is a directory of "
+				  "other keys",
+				  key, key);
+	return posix_fail(&o->err, -EEXIST,
+			  "posix: write '%s': '%.*s' is not a regular file or "
+			  "directory",
+			  key, (int)len, path);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -22,13 +22,35 @@
  * key publishes the staged file with linkat(), which is atomic.
  *
  * Etags are the unquoted hex of "inode-size-mtime_ns".
+ *
+ * Asynchronous use: files opened with FS_OPEN_FLAG_ASYNC and ASYNC iterators
+ * hand their syscalls to a small pool of worker threads per fs, started with
+ * the first such request: POSIX_THREADS_DEFAULT (4) threads, or the number
+ * in the environment variable LIBFS_POSIX_THREADS (0 to 64; 0 runs every
+ * operation at once on the caller's thread and turns FS_CAP_ASYNC off).
+ * Blocking handles keep the direct path. Each handle has one request; a
+ * worker runs it on the driver's own state of that handle (struct
+ * posix_obj, the iterator's walk) and never on the core's structures: its
+ * error is a message kept in the request, set on the handle by the method
+ * the core calls again on the caller's thread. Finished requests go on a
+ * completion list signalled through an eventfd, which wait_async polls with
+ * the timeout before it reports them with fs_file_async_done() or
+ * fs_iter_async_done(), on the caller's thread. Rather than sleep without
+ * a time limit while requests wait in the queue for a worker, wait_async
+ * runs one itself (a wait with a timeout only sleeps, so it keeps it). Freeing
+ * a handle takes its request back: unqueued if no worker took it yet, else
+ * waited for (a local syscall); no completion is reported after. A finish that
+ * a worker already ran has published the object, as a PUT that reached the
+ * server has. fs_deinit() joins the threads.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -41,190 +63,354 @@
 	 FS_CAP_STAT_MTIME | FS_CAP_STAT_ETAG | FS_CAP_FSYNC)
 
 /* ------------------------------------------------------------------------ */
-/* Reading and stat                                                           */
+/* Worker threads                                                             */
 
-/* Opens key as a regular file for reading; errors go on errfile. */
-int posix_open_object(struct fs_file *errfile, const char *op, const char *key,
-		      int *fd_r)
+/* Where a started job is (under the pool's lock). */
+enum posix_job_state {
+	POSIX_JOB_IDLE,
+	POSIX_JOB_QUEUED,  /* in the todo list */
+	POSIX_JOB_RUNNING, /* a worker runs it */
+	POSIX_JOB_DONE,	   /* in the done list */
+	POSIX_JOB_TAKEN,   /* reported by wait_async, result not collected */
+};
+
+static void posix_list_append(struct posix_job_list *list,
+			      struct posix_job *job)
 {
-	struct posix_fs *pfs = posix_fs_of(errfile->fs);
-	struct stat st;
-	int fd;
+	job->next = NULL;
+	job->prev = list->tail;
+	if (list->tail != NULL)
+		list->tail->next = job;
+	else
+		list->head = job;
+	list->tail = job;
+	list->count++;
+}
 
-	/* O_NONBLOCK: a FIFO planted under the key must not hang us. */
-	fd = posix_open_beneath(
-		pfs, key, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
-	if (fd < 0)
-		return posix_lookup_error(errfile, op, key, fd);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return fs_file_set_error(errfile, -ENOENT,
-					 "posix: %s '%s': no such object "
-					 "(not a regular file)",
-					 op, key);
+static void posix_list_remove(struct posix_job_list *list,
+			      struct posix_job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		list->head = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	else
+		list->tail = job->prev;
+	job->prev = job->next = NULL;
+	list->count--;
+}
+
+/* Puts a finished job on the done list; the eventfd says the list is no
+   longer empty. Under the lock. */
+static void posix_job_done_locked(struct posix_pool *pool,
+				  struct posix_job *job)
+{
+	uint64_t one = 1;
+
+	job->state = POSIX_JOB_DONE;
+	if (pool->done_list.count == 0 &&
+	    write(pool->efd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow from this: nothing to do */
 	}
-	*fd_r = fd;
+	posix_list_append(&pool->done_list, job);
+	if (pool->cancel_waiters > 0)
+		pthread_cond_broadcast(&pool->done);
+}
+
+static void *posix_worker(void *arg)
+{
+	struct posix_pool *pool = arg;
+	struct posix_job *job;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (pool->todo.head == NULL && !pool->stop) {
+			pool->idle++;
+			pthread_cond_wait(&pool->work, &pool->lock);
+			pool->idle--;
+		}
+		if (pool->stop)
+			break;
+		job = pool->todo.head;
+		posix_list_remove(&pool->todo, job);
+		job->state = POSIX_JOB_RUNNING;
+		pthread_mutex_unlock(&pool->lock);
+		job->fn(job);
+		pthread_mutex_lock(&pool->lock);
+		posix_job_done_locked(pool, job);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+static struct posix_pool *posix_pool_get(struct posix_fs *pfs)
+{
+	struct posix_pool *pool = pfs->pool;
+
+	if (pool != NULL)
+		return pool;
+	pool = calloc(1, sizeof(*pool));
+	if (pool == NULL)
+		return NULL;
+	pool->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pool->efd < 0) {
+		free(pool);
+		return NULL;
+	}
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	pfs->pool = pool;
+	return pool;
+}
+
+/* Unit tests set this to see operations run on the caller's thread when
+   no worker thread can be started. */
+FS_STATIC bool posix_spawn_fails;
+
+/* One more worker, with every signal blocked: signals stay with the
+   application's threads. Under the lock. */
+static void posix_pool_spawn(struct posix_pool *pool)
+{
+	sigset_t all, old;
+
+	if (posix_spawn_fails)
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&pool->threads[pool->nthreads], NULL, posix_worker,
+			   pool) == 0)
+		pool->nthreads++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void posix_pool_free(struct posix_fs *pfs)
+{
+	struct posix_pool *pool = pfs->pool;
+	unsigned int i;
+
+	if (pool == NULL)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->stop = true;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (i = 0; i < pool->nthreads; i++)
+		pthread_join(pool->threads[i], NULL);
+	close(pool->efd);
+	pthread_cond_destroy(&pool->done);
+	pthread_cond_destroy(&pool->work);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+	pfs->pool = NULL;
+}
+
+int posix_job_start(struct posix_fs *pfs, struct posix_job *job,
+		    enum posix_job_kind kind, posix_job_fn *fn)
+{
+	struct posix_pool *pool = NULL;
+
+	job->kind = kind;
+	job->fn = fn;
+	job->ret = 0;
+	if (pfs->max_threads > 0)
+		pool = posix_pool_get(pfs);
+	if (pool != NULL) {
+		pthread_mutex_lock(&pool->lock);
+		/* a thread per queued job, up to the limit */
+		if (pool->todo.count >= pool->idle &&
+		    pool->nthreads < pfs->max_threads)
+			posix_pool_spawn(pool);
+		if (pool->nthreads > 0) {
+			job->state = POSIX_JOB_QUEUED;
+			posix_list_append(&pool->todo, job);
+			pthread_cond_signal(&pool->work);
+			pthread_mutex_unlock(&pool->lock);
+			job->busy = true;
+			pfs->jobs_pending++;
+			return -EAGAIN;
+		}
+		pthread_mutex_unlock(&pool->lock);
+	}
+	/* no thread at all: the operation runs now, still correct */
+	fn(job);
 	return 0;
 }
 
-static ssize_t posix_read(struct fs_file *_file, void *buf, size_t size)
+bool posix_job_claim(struct posix_fs *pfs, struct posix_job *job)
 {
-	struct posix_file *file = posix_file_of(_file);
-	uint64_t left = UINT64_MAX;
-	ssize_t ret;
-	int err;
+	struct posix_pool *pool = pfs->pool;
+	int state;
 
-	if (file->fd < 0) {
-		err = posix_open_object(_file, "read", _file->key, &file->fd);
-		if (err < 0)
-			return err;
+	pthread_mutex_lock(&pool->lock);
+	state = job->state;
+	if (state == POSIX_JOB_DONE)
+		posix_list_remove(&pool->done_list, job);
+	if (state == POSIX_JOB_DONE || state == POSIX_JOB_TAKEN)
+		job->state = POSIX_JOB_IDLE;
+	pthread_mutex_unlock(&pool->lock);
+	if (state == POSIX_JOB_QUEUED || state == POSIX_JOB_RUNNING)
+		return false;
+	if (state == POSIX_JOB_DONE)
+		pfs->jobs_pending--;
+	job->busy = false;
+	return true;
+}
+
+/* Waits, under the lock, until no worker runs job. */
+static void posix_job_wait_locked(struct posix_pool *pool,
+				  struct posix_job *job)
+{
+	pool->cancel_waiters++;
+	while (job->state == POSIX_JOB_RUNNING)
+		pthread_cond_wait(&pool->done, &pool->lock);
+	pool->cancel_waiters--;
+}
+
+void posix_job_cancel(struct posix_fs *pfs, struct posix_job *job)
+{
+	struct posix_pool *pool = pfs->pool;
+	int state;
+
+	if (!job->busy)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	posix_job_wait_locked(pool, job);
+	state = job->state;
+	if (state == POSIX_JOB_QUEUED)
+		posix_list_remove(&pool->todo, job);
+	else if (state == POSIX_JOB_DONE)
+		posix_list_remove(&pool->done_list, job);
+	job->state = POSIX_JOB_IDLE;
+	pthread_mutex_unlock(&pool->lock);
+	if (state == POSIX_JOB_QUEUED || state == POSIX_JOB_DONE)
+		pfs->jobs_pending--;
+	job->busy = false;
+}
+
+void posix_job_settle(struct posix_fs *pfs, struct posix_job *job)
+{
+	struct posix_pool *pool = pfs->pool;
+
+	if (!job->busy)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	if (job->state == POSIX_JOB_QUEUED) {
+		posix_list_remove(&pool->todo, job);
+		job->state = POSIX_JOB_RUNNING;
+		pthread_mutex_unlock(&pool->lock);
+		job->fn(job);
+		pthread_mutex_lock(&pool->lock);
+		posix_job_done_locked(pool, job);
 	}
-	if (_file->range_length != UINT64_MAX)
-		left = _file->range_length - file->read_pos;
-	if (left == 0)
-		return 0;
-	if (size > left)
-		size = (size_t)left;
-	if (_file->range_offset > (uint64_t)INT64_MAX - file->read_pos)
-		return 0;
-	do {
-		ret = pread(file->fd, buf, size,
-			    (off_t)(_file->range_offset + file->read_pos));
-	} while (ret < 0 && errno == EINTR);
-	if (ret < 0)
-		return fs_file_set_error(_file, -EIO, "posix: read '%s': %s",
-					 _file->key, strerror(errno));
-	file->read_pos += (uint64_t)ret;
-	return ret;
+	posix_job_wait_locked(pool, job);
+	pthread_mutex_unlock(&pool->lock);
 }
 
-/* lstat() of the key beneath the root: 0, or an error set on file. */
-static int posix_stat_key(struct fs_file *_file, const char *op,
-			  struct stat *st_r)
+void posix_job_kick(struct posix_fs *pfs, struct posix_job *job)
 {
-	struct posix_fs *pfs = posix_fs_of(_file->fs);
-	int fd, err;
+	struct posix_pool *pool = pfs->pool;
 
-	fd = posix_open_beneath(pfs, _file->key, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return posix_lookup_error(_file, op, _file->key, fd);
-	err = fstat(fd, st_r) < 0 ? -errno : 0;
-	close(fd);
-	if (err < 0)
-		return posix_lookup_error(_file, op, _file->key, err);
-	if (S_ISLNK(st_r->st_mode))
-		return posix_lookup_error(_file, op, _file->key, -ELOOP);
-	if (!S_ISREG(st_r->st_mode))
-		return fs_file_set_error(_file, -ENOENT,
-					 "posix: %s '%s': no such object "
-					 "(not a regular file)",
-					 op, _file->key);
-	return 0;
+	job->kind = POSIX_JOB_NONE;
+	job->fn = NULL;
+	job->ret = 0;
+	pthread_mutex_lock(&pool->lock);
+	posix_job_done_locked(pool, job);
+	pthread_mutex_unlock(&pool->lock);
+	job->busy = true;
+	pfs->jobs_pending++;
 }
 
-static int posix_stat(struct fs_file *_file, struct fs_stat *st_r)
+/* Reports the jobs done so far, one at a time: a callback may free another
+   handle, whose job then leaves the list. Returns how many. */
+static unsigned int posix_reap(struct posix_fs *pfs)
 {
-	struct stat st;
-	int64_t mtime_ns;
-	int ret;
+	struct posix_pool *pool = pfs->pool;
+	struct posix_job *job;
+	unsigned int n, limit;
+	uint64_t count;
 
-	ret = posix_stat_key(_file, "stat", &st);
-	if (ret < 0)
-		return ret;
-	mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	memset(st_r, 0, sizeof(*st_r));
-	st_r->valid = FS_STAT_SIZE | FS_STAT_MTIME | FS_STAT_ETAG;
-	st_r->size = (uint64_t)st.st_size;
-	st_r->mtime_ns = mtime_ns;
-	snprintf(st_r->etag, sizeof(st_r->etag),
-		 "%" PRIx64 "-%" PRIx64 "-%" PRIx64, (uint64_t)st.st_ino,
-		 (uint64_t)st.st_size, (uint64_t)mtime_ns);
-	return 0;
-}
-
-static int posix_exists(struct fs_file *_file)
-{
-	struct stat st;
-	int ret;
-
-	ret = posix_stat_key(_file, "exists", &st);
-	if (ret == -ENOENT)
-		return 0;
-	return ret < 0 ? ret : 1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Metadata                                                                   */
-
-/* Adds the value of the xattr name to the file's loaded metadata. */
-static int posix_md_load_one(struct fs_file *_file, int fd, const char *name)
-{
-	char value[FS_METADATA_TOTAL_MAX + 1];
-	ssize_t len;
-
-	len = fgetxattr(fd, name, value, sizeof(value) - 1);
-	if (len < 0 && errno == ENODATA)
-		return 0; /* removed meanwhile */
-	if (len < 0)
-		return fs_file_set_error(_file, -EIO,
-					 "posix: metadata '%s': %s: %s",
-					 _file->key, name, strerror(errno));
-	value[len] = '\0';
-	if (fs_file_metadata_add(_file, name + strlen(POSIX_XATTR_PREFIX),
-				 value) < 0)
-		return fs_file_set_error(_file, -ENOMEM,
-					 "posix: metadata '%s': out of memory",
-					 _file->key);
-	return 0;
-}
-
-static int posix_md_load(struct fs_file *_file, int fd)
-{
-	size_t plen = strlen(POSIX_XATTR_PREFIX);
-	char *list, *name;
-	ssize_t len;
-	int ret = 0;
-
-	list = malloc(POSIX_XATTR_LIST_MAX);
-	if (list == NULL)
-		return fs_file_set_error(_file, -ENOMEM,
-					 "posix: metadata '%s': out of memory",
-					 _file->key);
-	len = flistxattr(fd, list, POSIX_XATTR_LIST_MAX);
-	if (len < 0)
-		ret = fs_file_set_error(_file, -EIO,
-					"posix: metadata '%s': listxattr: %s",
-					_file->key, strerror(errno));
-	for (name = list; ret == 0 && name < list + len;
-	     name += strlen(name) + 1) {
-		if (strncmp(name, POSIX_XATTR_PREFIX, plen) == 0 &&
-		    fs_metadata_validate(name + plen, NULL) == 0)
-			ret = posix_md_load_one(_file, fd, name);
+	/* first the eventfd, then the list: nothing done after is missed */
+	if (read(pool->efd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: nothing signalled since the last read */
 	}
-	free(list);
-	return ret;
+	pthread_mutex_lock(&pool->lock);
+	limit = pool->done_list.count;
+	pthread_mutex_unlock(&pool->lock);
+	for (n = 0; n < limit; n++) {
+		pthread_mutex_lock(&pool->lock);
+		job = pool->done_list.head;
+		if (job != NULL) {
+			posix_list_remove(&pool->done_list, job);
+			job->state = POSIX_JOB_TAKEN;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		if (job == NULL)
+			break;
+		pfs->jobs_pending--;
+		if (job->file != NULL)
+			fs_file_async_done(job->file);
+		else
+			fs_iter_async_done(job->iter);
+	}
+	return n;
 }
 
-static int posix_get_metadata(struct fs_file *_file)
+/* Runs a job no worker has taken yet on this thread, instead of sleeping
+   while it waits in the queue. Returns true if there was one. */
+static bool posix_help(struct posix_pool *pool)
 {
-	struct posix_file *file = posix_file_of(_file);
-	int fd = file->fd, ret;
+	struct posix_job *job;
 
-	if (!posix_fs_of(_file->fs)->xattr)
-		return fs_file_set_error(_file, -ENOTSUP,
-					 "posix: metadata '%s': the filesystem "
-					 "has no user xattrs",
-					 _file->key);
-	/* A file being read answers from the inode it reads. */
-	if (fd < 0) {
-		ret = posix_open_object(_file, "metadata", _file->key, &fd);
-		if (ret < 0)
-			return ret;
+	pthread_mutex_lock(&pool->lock);
+	job = pool->todo.head;
+	if (job != NULL) {
+		posix_list_remove(&pool->todo, job);
+		job->state = POSIX_JOB_RUNNING;
+		pthread_mutex_unlock(&pool->lock);
+		job->fn(job);
+		pthread_mutex_lock(&pool->lock);
+		posix_job_done_locked(pool, job);
 	}
-	ret = posix_md_load(_file, fd);
-	if (fd != file->fd)
-		close(fd);
-	return ret;
+	pthread_mutex_unlock(&pool->lock);
+	return job != NULL;
+}
+
+static int posix_ms_left(uint64_t deadline)
+{
+	uint64_t now = fs_now_usec();
+
+	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+}
+
+static int posix_wait_async(struct fs *_fs, int timeout_ms)
+{
+	struct posix_fs *pfs = posix_fs_of(_fs);
+	uint64_t deadline = 0;
+	struct pollfd pfd;
+	int left = timeout_ms;
+
+	if (timeout_ms > 0)
+		deadline = fs_now_usec() + (uint64_t)timeout_ms * 1000;
+	while (pfs->jobs_pending > 0) {
+		if (posix_reap(pfs) > 0 || timeout_ms == 0)
+			break;
+		if (timeout_ms > 0 && (left = posix_ms_left(deadline)) == 0)
+			break;
+		/* without a time limit, work instead of sleeping */
+		if (timeout_ms < 0 && posix_help(pfs->pool))
+			continue;
+		pfd.fd = pfs->pool->efd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			return fs_set_error(_fs, -EIO,
+					    "posix: waiting for the worker "
+					    "threads: %s",
+					    posix_strerror(errno));
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -233,13 +419,22 @@ static int posix_get_metadata(struct fs_file *_file)
 static int posix_file_init(struct fs_file *_file)
 {
 	struct posix_file *file = posix_file_of(_file);
-	const char *slash = strrchr(_file->key, '/');
+	struct posix_obj *o = &file->o;
 
-	file->base = slash != NULL ? slash + 1 : _file->key;
-	file->dir_len = slash != NULL ? (size_t)(slash - _file->key) : 0;
-	file->fd = -1;
-	file->dir_fd = -1;
-	file->tmp_fd = -1;
+	o->key = strdup(_file->key);
+	if (o->key == NULL)
+		return fs_file_set_error(_file, -ENOMEM,
+					 "posix: open '%s': out of memory",
+					 _file->key);
+	o->pfs = posix_fs_of(_file->fs);
+	posix_key_split(o->key, &o->base, &o->dir_len);
+	o->mode = _file->mode;
+	o->flags = _file->flags;
+	o->fd = o->dir_fd = o->tmp_fd = -1;
+	o->range_length = UINT64_MAX;
+	file->async = (_file->flags & FS_OPEN_FLAG_ASYNC) != 0 &&
+		      o->pfs->max_threads > 0;
+	file->job.file = _file;
 	return 0;
 }
 
@@ -247,10 +442,12 @@ static void posix_file_deinit(struct fs_file *_file)
 {
 	struct posix_file *file = posix_file_of(_file);
 
+	posix_job_cancel(file->o.pfs, &file->job);
 	posix_write_abort(_file);
-	if (file->fd >= 0)
-		close(file->fd);
-	file->fd = -1;
+	posix_read_free(file);
+	fs_metadata_list_clear(&file->o.md_in);
+	free(file->o.key);
+	file->o.key = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -308,6 +505,7 @@ static void posix_deinit(struct fs *_fs)
 {
 	struct posix_fs *pfs = posix_fs_of(_fs);
 
+	posix_pool_free(pfs);
 	if (pfs->root_fd >= 0)
 		close(pfs->root_fd);
 	pfs->root_fd = -1;
@@ -335,6 +533,25 @@ static int posix_root_errno(int err)
 	}
 }
 
+/* The worker threads for ASYNC handles: LIBFS_POSIX_THREADS or the
+   default. */
+static int posix_threads_setting(struct posix_fs *pfs)
+{
+	const char *env = getenv("LIBFS_POSIX_THREADS");
+	uint64_t n;
+
+	pfs->max_threads = POSIX_THREADS_DEFAULT;
+	if (env == NULL || *env == '\0')
+		return 0;
+	if (fs_parse_uint(env, &n) < 0 || n > POSIX_THREADS_MAX)
+		return fs_set_error(&pfs->fs, -EINVAL,
+				    "posix: LIBFS_POSIX_THREADS='%.32s': "
+				    "expected 0 to %d worker threads",
+				    env, POSIX_THREADS_MAX);
+	pfs->max_threads = (unsigned int)n;
+	return 0;
+}
+
 /* Makes and opens the root. A failed init cleans up after itself (the core
    does not call deinit then). */
 static int posix_init(struct fs *_fs, const char *scheme, const char *args)
@@ -346,6 +563,9 @@ static int posix_init(struct fs *_fs, const char *scheme, const char *args)
 	if (args == NULL || *args == '\0')
 		return fs_set_error(_fs, -EINVAL,
 				    "posix: no root directory given");
+	ret = posix_threads_setting(pfs);
+	if (ret < 0)
+		return ret;
 	ret = posix_mkdir_p(args);
 	if (ret == 0) {
 		pfs->root_fd = open(args, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -359,7 +579,7 @@ static int posix_init(struct fs *_fs, const char *scheme, const char *args)
 		posix_deinit(_fs);
 		return fs_set_error(_fs, posix_root_errno(ret),
 				    "posix: root '%s': %s", args,
-				    strerror(-ret));
+				    posix_strerror(ret));
 	}
 	posix_probe_openat2(pfs);
 	posix_probe_xattr(pfs);
@@ -368,7 +588,10 @@ static int posix_init(struct fs *_fs, const char *scheme, const char *args)
 
 static unsigned int posix_get_caps(struct fs *_fs)
 {
-	return POSIX_CAPS | (posix_fs_of(_fs)->xattr ? FS_CAP_METADATA : 0);
+	struct posix_fs *pfs = posix_fs_of(_fs);
+
+	return POSIX_CAPS | (pfs->xattr ? FS_CAP_METADATA : 0) |
+	       (pfs->max_threads > 0 ? FS_CAP_ASYNC : 0);
 }
 
 static const char *const posix_aliases[] = {"file", NULL};
@@ -400,5 +623,6 @@ const struct fs_driver fs_driver_posix = {
 			.iter_init = posix_iter_init,
 			.iter_next = posix_iter_next,
 			.iter_deinit = posix_iter_deinit,
+			.wait_async = posix_wait_async,
 		},
 };
