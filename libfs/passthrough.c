@@ -40,8 +40,9 @@ int fs_passthrough_file_init(struct fs_file *file)
 	struct fs *fs = file->fs;
 	int ret;
 
-	ret = fs_file_init(fs->parent, file->key,
-			   file->mode | file->flags | FS_OPEN_FLAG_ASYNC,
+	/* ASYNC only when the application's file is: a blocking file then
+	   runs the parent's direct path (posix skips its thread pool). */
+	ret = fs_file_init(fs->parent, file->key, file->mode | file->flags,
 			   &file->parent);
 	if (ret < 0)
 		return fs_set_error(fs, ret, "%s", fs_last_error(fs->parent));
@@ -159,8 +160,8 @@ int fs_passthrough_iter_init(struct fs_iter *iter)
 	struct fs *fs = iter->fs;
 	int ret;
 
-	ret = fs_iter_init(fs->parent, iter->prefix,
-			   iter->flags | FS_ITER_FLAG_ASYNC, &iter->parent);
+	ret = fs_iter_init(fs->parent, iter->prefix, iter->flags,
+			   &iter->parent);
 	if (ret < 0)
 		return fs_iter_set_error(iter, ret, "%s",
 					 fs_last_error(fs->parent));

@@ -282,8 +282,9 @@ int fs_hex_value(int c);
  * A layer's method that changes nothing calls these: they run the same
  * operation on file->parent (or iter->parent) through the public API, so the
  * parent layer's statistics and fallbacks apply, and copy its error up. The
- * parent file is opened with FS_OPEN_FLAG_ASYNC, and its completion is
- * forwarded to the layer's file.
+ * parent file is opened with the layer file's mode and flags (so ASYNC only
+ * when the application asked for it), and its completion is forwarded to
+ * the layer's file.
  */
 unsigned int fs_passthrough_get_caps(struct fs *fs);
 int fs_passthrough_file_init(struct fs_file *file);
