@@ -633,6 +633,7 @@ static int conn_connect_next(struct tr_conn *conn)
 	for (i = 0; i < tr->host_count; i++)
 		alive += tr_host_dead(&tr->hosts[i], now) ? 0 : 1;
 	while (conn->tried < tr->host_count) {
+		idx = tr->rr % tr->host_count;
 		for (i = 0; i < tr->host_count; i++) {
 			idx = (tr->rr + i) % tr->host_count;
 			if (alive == 0 || !tr_host_dead(&tr->hosts[idx], now))
