@@ -2,6 +2,7 @@
  * fs-mockserver: the mock server as a program, for scripts and real clients.
  *
  *   fs-mockserver --listen 127.0.0.1:0 [--data DIR] [--fault RULE]...
+ *   fs-mockserver --dav [--dav-auth any|basic|digest|none] ...
  *
  * Prints "listening on http://HOST:PORT" once it serves, then runs until
  * SIGTERM or SIGINT and stops cleanly (unfinished uploads leave nothing).
@@ -22,7 +23,8 @@
 static void usage(FILE *out)
 {
 	fputs("Usage: fs-mockserver [OPTION]...\n"
-	      "Serve S3 over a libfs storage, with fault injection.\n\n"
+	      "Serve S3 (or WebDAV with --dav) over a libfs storage, with "
+	      "fault injection.\n\n"
 	      "  --listen ADDR         HOST:PORT, [IPV6]:PORT or PORT "
 	      "(default 127.0.0.1:0,\n"
 	      "                        port 0 picks a free one)\n"
@@ -44,6 +46,12 @@ static void usage(FILE *out)
 	      "  --fault RULE          add a fault rule (repeatable), e.g.\n"
 	      "                        op=GetObject,nth=3,status=503,"
 	      "code=SlowDown\n"
+	      "  --dav                 speak WebDAV (class 1, dead properties) "
+	      "instead of S3;\n"
+	      "                        the access key and secret are the user "
+	      "name and password\n"
+	      "  --dav-auth MODE       any (Digest and Basic, default), basic, "
+	      "digest or none\n"
 	      "  --verbose             log one line per request to stderr\n"
 	      "  --help                show this and exit\n\n"
 	      "Prints \"listening on http://HOST:PORT\" when ready; stops on "
@@ -66,6 +74,8 @@ enum {
 	OPT_FAULT,
 	OPT_BUCKET,
 	OPT_VERBOSE,
+	OPT_DAV,
+	OPT_DAV_AUTH,
 	OPT_HELP,
 };
 
@@ -82,6 +92,8 @@ static const struct option long_options[] = {
 	{"fault", required_argument, NULL, OPT_FAULT},
 	{"bucket", required_argument, NULL, OPT_BUCKET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
+	{"dav", no_argument, NULL, OPT_DAV},
+	{"dav-auth", required_argument, NULL, OPT_DAV_AUTH},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -171,6 +183,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->buckets[o->bucket_count++] = optarg;
+			break;
+		case OPT_DAV:
+			o->set.dav = true;
+			break;
+		case OPT_DAV_AUTH:
+			o->set.dav_auth = optarg;
 			break;
 		case OPT_VERBOSE:
 			o->set.log_requests = true;

@@ -151,6 +151,8 @@ struct fs_mock {
 	char url[96];
 	/* Set at stop: sleeps of injected faults end early. */
 	volatile bool stopping;
+	/* The WebDAV front end (dav.h), or NULL for S3. */
+	struct mock_dav *dav;
 };
 
 struct mock_header {

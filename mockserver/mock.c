@@ -20,6 +20,7 @@
 
 #include <libxml/parser.h>
 
+#include "dav.h"
 #include "drivers/s3/sigv4.h"
 #include "mock-private.h"
 
@@ -966,7 +967,8 @@ static bool mock_request_begin(struct mock_request *req, const char *method)
 		mock_admin_begin(req);
 		return true;
 	}
-	if (s3_request_route(req) < 0)
+	if ((req->mock->dav != NULL ? dav_request_route(req)
+				    : s3_request_route(req)) < 0)
 		return true;
 	mock_count_request(req);
 	if (req->fault.delay_ms != 0)
@@ -985,7 +987,10 @@ static bool mock_request_begin(struct mock_request *req, const char *method)
 	default:
 		break;
 	}
-	s3_request_begin(req);
+	if (req->mock->dav != NULL)
+		dav_request_begin(req);
+	else
+		s3_request_begin(req);
 	return true;
 }
 
@@ -1198,6 +1203,7 @@ static void mock_free(struct fs_mock *mock)
 
 	if (mock->fs != NULL)
 		fs_deinit(&mock->fs);
+	dav_mock_free(mock);
 	for (i = 0; i < mock->creds_count; i++) {
 		free(mock->creds[i].access_key);
 		if (mock->creds[i].secret_key != NULL) {
@@ -1339,6 +1345,8 @@ struct fs_mock *fs_mock_start(const struct fs_mock_settings *set,
 						       : "out of memory");
 	if (error == NULL)
 		error = mock_add_faults(mock, set);
+	if (error == NULL && set->dav)
+		error = dav_mock_init(mock, set);
 	if (error == NULL)
 		error = mock_open_backend(mock, set);
 	for (i = 0;

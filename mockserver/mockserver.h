@@ -84,6 +84,14 @@ struct fs_mock_settings {
 	/* Buckets that exist from the start (kept if the backing store has
 	   them already), NULL-terminated, or NULL. */
 	const char *const *buckets;
+
+	/* Speak WebDAV (RFC 4918 class 1, see dav.h) instead of S3: paths
+	   are keys of the backing store, the credentials above are user
+	   names (access key) and passwords (secret). */
+	bool dav;
+	/* WebDAV authentication: "any" (default: Digest and Basic offered),
+	   "basic", "digest" or "none". */
+	const char *dav_auth;
 };
 
 /* Fills *set with the defaults. */

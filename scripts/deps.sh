@@ -17,6 +17,9 @@ packages=(
 	awscli
 	s3cmd
 	libs3-dev
+	apache2
+	apache2-utils
+	litmus
 )
 
 missing=()
