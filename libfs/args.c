@@ -181,3 +181,32 @@ int fs_hex_value(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+int fs_percent_decode(const char *str, size_t len, char **out_r)
+{
+	char *out, *o;
+	size_t i;
+	int hi, lo;
+
+	*out_r = NULL;
+	out = malloc(len + 1);
+	if (out == NULL)
+		return -ENOMEM;
+	for (o = out, i = 0; i < len; i++) {
+		if (str[i] != '%') {
+			*o++ = str[i];
+			continue;
+		}
+		hi = i + 2 < len ? fs_hex_value(str[i + 1]) : -1;
+		lo = i + 2 < len ? fs_hex_value(str[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(out);
+			return -EINVAL;
+		}
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	*out_r = out;
+	return 0;
+}

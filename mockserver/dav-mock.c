@@ -75,44 +75,6 @@ void dav_mock_free(struct fs_mock *mock)
 /* ------------------------------------------------------------------------ */
 /* Paths and keys                                                             */
 
-static int dav_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes %XX (no %00). Returns a new string or NULL. */
-static char *dav_decode(const char *str, size_t len)
-{
-	char *out = malloc(len + 1), *o = out;
-	size_t i;
-	int hi, lo;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		if (str[i] != '%') {
-			*o++ = str[i];
-			continue;
-		}
-		hi = i + 2 < len ? dav_hex(str[i + 1]) : -1;
-		lo = i + 2 < len ? dav_hex(str[i + 2]) : -1;
-		if (hi < 0 || lo < 0 || (hi | lo) == 0) {
-			free(out);
-			return NULL;
-		}
-		*o++ = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Length of ".libfs" + '~'* + '-' at the start of seg, or 0. */
 static size_t dav_reserved_len(const char *seg, size_t len)
 {
@@ -211,8 +173,7 @@ char *dav_mock_request_path(const char *raw, bool *trailing_r)
 
 	if (raw[0] != '/')
 		return NULL;
-	path = dav_decode(raw + 1, strlen(raw + 1));
-	if (path == NULL)
+	if (fs_percent_decode(raw + 1, strlen(raw + 1), &path) < 0)
 		return NULL;
 	len = strlen(path);
 	*trailing_r = len > 0 && path[len - 1] == '/';

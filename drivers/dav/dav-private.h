@@ -233,9 +233,6 @@ struct dav_iter {
 /* Percent-encodes str for a URL path ('/' kept). Returns a new string or
    NULL. */
 char *fs_dav_encode(const char *str);
-/* Decodes %XX escapes of len bytes at str. Returns 0 and a new string, or
-   -EINVAL (bad escape or %00) or -ENOMEM. */
-int fs_dav_decode(const char *str, size_t len, char **out_r);
 /* The URL of key ("" is the base collection); collections get a '/'.
    Returns a new string or NULL. */
 char *fs_dav_url(struct dav_fs *fs, const char *key, bool collection);

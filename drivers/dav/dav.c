@@ -79,45 +79,6 @@ char *fs_dav_encode(const char *str)
 	return out;
 }
 
-static int dav_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int fs_dav_decode(const char *str, size_t len, char **out_r)
-{
-	char *out, *o;
-	size_t i;
-	int hi, lo;
-
-	out = malloc(len + 1);
-	if (out == NULL)
-		return -ENOMEM;
-	for (o = out, i = 0; i < len; i++) {
-		if (str[i] != '%') {
-			*o++ = str[i];
-			continue;
-		}
-		hi = i + 2 < len ? dav_hexval(str[i + 1]) : -1;
-		lo = i + 2 < len ? dav_hexval(str[i + 2]) : -1;
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-			free(out);
-			return -EINVAL;
-		}
-		*o++ = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	*o = '\0';
-	*out_r = out;
-	return 0;
-}
-
 char *fs_dav_url(struct dav_fs *fs, const char *key, bool collection)
 {
 	char *enc = fs_dav_encode(key), *url;
@@ -154,7 +115,7 @@ static int dav_href_relative(const char *href, const char *dir, char **key_r)
 	if (strncmp(href, "./", 2) == 0)
 		href += 2;
 	if (href[0] == '\0' || strncmp(href, "../", 3) == 0 ||
-	    fs_dav_decode(href, strcspn(href, "?#"), &decoded) < 0)
+	    fs_percent_decode(href, strcspn(href, "?#"), &decoded) < 0)
 		return -EINVAL;
 	len = strlen(decoded);
 	while (len > 0 && decoded[len - 1] == '/')
@@ -179,7 +140,7 @@ int fs_dav_href_key(struct dav_fs *fs, const char *href, const char *dir,
 	if (path[0] != '/' && path == href && dir != NULL)
 		return dav_href_relative(href, dir, key_r);
 	if (path[0] != '/' ||
-	    fs_dav_decode(path, strcspn(path, "?#"), &decoded) < 0)
+	    fs_percent_decode(path, strcspn(path, "?#"), &decoded) < 0)
 		return -EINVAL;
 	len = strlen(decoded);
 	/* the base itself, with or without its '/' */
@@ -1019,7 +980,8 @@ static int dav_set_base(struct dav_fs *fs, const char *path, size_t len)
 	if (asprintf(&fs->base_path, "/%.*s%s", (int)len, path,
 		     len > 0 && path[len - 1] != '/' ? "/" : "") < 0)
 		return fs_set_error(&fs->fs, -ENOMEM, "out of memory");
-	if (fs_dav_decode(fs->base_path, strlen(fs->base_path), &decoded) < 0)
+	if (fs_percent_decode(fs->base_path, strlen(fs->base_path), &decoded) <
+	    0)
 		return fs_set_error(&fs->fs, -EINVAL,
 				    "malformed %%-escape in the path");
 	fs->base_decoded = decoded;
@@ -1052,7 +1014,7 @@ static int dav_parse_location(struct dav_fs *fs, const char *scheme,
 				    scheme);
 	if (at != NULL &&
 	    (memchr(auth, ':', (size_t)(at - auth)) != NULL ||
-	     fs_dav_decode(auth, (size_t)(at - auth), user_r) < 0))
+	     fs_percent_decode(auth, (size_t)(at - auth), user_r) < 0))
 		return fs_set_error(&fs->fs, -EINVAL,
 				    "only USER@ may come before the host: "
 				    "passwords never go into a spec");

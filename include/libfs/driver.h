@@ -275,6 +275,10 @@ int fs_parse_fraction(const char *str, double *fraction_r);
 int fs_parse_uint(const char *str, uint64_t *num_r);
 /* The value of a hex digit (either case), or -1: for %XX decoders. */
 int fs_hex_value(int c);
+/* Decodes %XX escapes of str[0..len) into a new NUL-terminated string (free
+   with free()); other bytes are copied. Returns 0, -EINVAL for a malformed
+   escape or %00, or -ENOMEM. */
+int fs_percent_decode(const char *str, size_t len, char **out_r);
 
 /* --- Passthrough helpers for layers --- */
 
