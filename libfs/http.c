@@ -80,6 +80,9 @@ struct fs_http {
 	struct fs_http_request *requests;
 	struct fs_http_request *notify_head, *notify_tail;
 	unsigned int pending;
+	/* Easy handles of finished requests, reset, for the next ones. */
+	CURL *idle_easy[FS_HTTP_IDLE_CONNECTIONS];
+	unsigned int idle_easy_count;
 };
 
 struct fs_http_request {
@@ -1154,7 +1157,9 @@ static void http_easy_set_tls(struct fs_http *http, CURL *easy)
 static CURL *http_easy_create(struct fs_http_request *req)
 {
 	struct fs_http *http = req->http;
-	CURL *easy = curl_easy_init();
+	CURL *easy = http->idle_easy_count > 0
+			     ? http->idle_easy[--http->idle_easy_count]
+			     : curl_easy_init();
 
 	if (easy == NULL)
 		return NULL;
@@ -1584,12 +1589,24 @@ int fs_http_init(struct fs *fs, struct fs_http **http_r)
 	return 0;
 }
 
+/* Keeps a finished request's easy handle, reset to no options, for the
+   next request (saves setting one up per request), or frees it. */
+static void http_easy_release(struct fs_http *http, CURL *easy)
+{
+	if (http != NULL && http->idle_easy_count < FS_HTTP_IDLE_CONNECTIONS) {
+		curl_easy_reset(easy);
+		http->idle_easy[http->idle_easy_count++] = easy;
+	} else {
+		curl_easy_cleanup(easy);
+	}
+}
+
 /* Stops the request's transfer and takes it out of the pending count. */
 static void http_request_stop(struct fs_http_request *req)
 {
 	http_remove_easy(req);
 	if (req->easy != NULL) {
-		curl_easy_cleanup(req->easy);
+		http_easy_release(req->http, req->easy);
 		req->easy = NULL;
 	}
 	curl_slist_free_all(req->slist);
@@ -1632,6 +1649,8 @@ void fs_http_deinit(struct fs_http **_http)
 		req->done_called = true;
 		http_request_unlink(req);
 	}
+	while (http->idle_easy_count > 0)
+		curl_easy_cleanup(http->idle_easy[--http->idle_easy_count]);
 	if (http->multi != NULL)
 		curl_multi_cleanup(http->multi);
 	if (http->share != NULL)
