@@ -20,6 +20,7 @@ packages=(
 	apache2
 	apache2-utils
 	litmus
+	rclone
 )
 
 missing=()
