@@ -9,8 +9,8 @@
  *   curl          one streamed PUT (UNSIGNED-PAYLOAD: no hashing), one
  *                 streamed GET: the wire and the server, the reference
  *   libfs         fs_write() of 128 KiB chunks then fs_read(), with the S3
- *                 driver's defaults (8 MiB parts, 4 in flight: a multipart
- *                 upload holding up to (4 + 1) x 8 MiB)
+ *                 driver's defaults (5 MiB parts, 2 in flight, threshold
+ *                 5 MiB: a multipart upload holding up to (2 + 1) x 5 MiB)
  *   libfs tuned   part_size=5M&parallel=3, (3 + 1) x 5 MiB
  *
  * The stream is generated and verified chunk by chunk on both sides, so
@@ -365,7 +365,7 @@ static const struct {
 	const char *peer, *label, *options;
 } big_configs[] = {
 	{"curl", "curl (one streamed request)", NULL},
-	{"libfs", "libfs defaults (8M, 4 parallel)", NULL},
+	{"libfs", "libfs defaults (5M, 2 parallel)", NULL},
 	{"libfs", "libfs part_size=5M&parallel=3", "part_size=5M&parallel=3"},
 	{"libfs", "  + multipart_threshold=5M",
 	 "multipart_threshold=5M&part_size=5M&parallel=3"},

@@ -15,17 +15,21 @@
 #define S3_MIB ((uint64_t)1024 * 1024)
 #define S3_GIB (S3_MIB * 1024)
 
-/* Objects up to this size are sent in one PUT. */
-#define S3_DEFAULT_THRESHOLD (8 * S3_MIB)
-#define S3_DEFAULT_PART_SIZE (8 * S3_MIB)
+/* Objects up to multipart_threshold (default: the part size) are sent in one
+   PUT; larger ones in parts of part_size, parallel of them in flight. The
+   defaults keep a write's buffers at (2 + 1) x 5 MiB, so that a process
+   streaming a GiB stays near 32 MiB of memory; raise parallel (and
+   part_size) for throughput over long distances. */
+#define S3_DEFAULT_PART_SIZE (5 * S3_MIB)
 /* S3's smallest part (but the last) and largest part, and its part count and
    object size limits. */
 #define S3_MIN_PART_SIZE (5 * S3_MIB)
 #define S3_MAX_PART_SIZE (5 * S3_GIB)
 #define S3_MAX_PARTS 10000
-/* The part size doubles every this many parts (see fs_s3_part_size()). */
-#define S3_PART_GROWTH_STEP 1000
-#define S3_DEFAULT_PARALLEL 4
+/* The part size doubles every this many parts (see fs_s3_part_size()):
+   from 5 MiB parts, 10,000 parts then hold more than S3's 5 TiB. */
+#define S3_PART_GROWTH_STEP 900
+#define S3_DEFAULT_PARALLEL 2
 #define S3_MAX_PARALLEL 64
 /* CopyObject copies at most 5 GiB; larger needs UploadPartCopy. */
 #define S3_COPY_MAX (5 * S3_GIB)

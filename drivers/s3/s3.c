@@ -3,8 +3,8 @@
  *
  *   s3://BUCKET/PREFIX?endpoint=URL&region=R&style=path|virtual&list=v1|v2
  *      &create=if-none-match|head&copy_create=if-none-match|head
- *      &multipart_threshold=8M&part_size=8M
- *      &min_part_size=5M&parallel=4&max_keys=1000&anonymous=1&verify=1
+ *      &multipart_threshold=5M&part_size=5M
+ *      &min_part_size=5M&parallel=2&max_keys=1000&anonymous=1&verify=1
  *      &key_max=1024&metadata_max=2048 (for stores that take less than S3)
  *
  * PREFIX (may be empty) is prepended to every key as "PREFIX/". Credentials
@@ -406,6 +406,10 @@ static int s3_set_region(struct s3_fs *fs, const char *spec_region)
 
 static int s3_check_sizes(struct s3_fs *fs)
 {
+	/* one part's worth goes in a single PUT, so a write never buffers
+	   more than a part before its upload starts */
+	if (fs->threshold == 0)
+		fs->threshold = fs->part_size;
 	if (fs->part_size < fs->min_part_size)
 		return fs_set_error(&fs->fs, -EINVAL,
 				    "part_size %llu is below min_part_size "
@@ -447,7 +451,7 @@ static int s3_setup(struct s3_fs *fs, const char *args, struct s3_spec *spec)
 	char *endpoint = NULL;
 	int ret;
 
-	fs->threshold = S3_DEFAULT_THRESHOLD;
+	fs->threshold = 0; /* = part_size unless set */
 	fs->part_size = S3_DEFAULT_PART_SIZE;
 	fs->min_part_size = S3_MIN_PART_SIZE;
 	fs->parallel = S3_DEFAULT_PARALLEL;

@@ -274,17 +274,20 @@ static void test_multipart(void **state)
 	fs_deinit(&fs);
 }
 
-/* The part size doubles every 1000 parts so that 10,000 parts hold 5 TiB. */
+/* The part size doubles every S3_PART_GROWTH_STEP parts so that 10,000
+   parts hold 5 TiB. */
 static void test_part_size_growth(void **state)
 {
+	const unsigned int step = S3_PART_GROWTH_STEP;
 	uint64_t base = S3_DEFAULT_PART_SIZE, total = 0;
 	unsigned int n;
 
 	assert_int_equal(fs_s3_part_size(base, 1), base);
-	assert_int_equal(fs_s3_part_size(base, 1000), base);
-	assert_int_equal(fs_s3_part_size(base, 1001), 2 * base);
-	assert_int_equal(fs_s3_part_size(base, 2001), 4 * base);
-	assert_int_equal(fs_s3_part_size(base, 10000), 512 * base);
+	assert_int_equal(fs_s3_part_size(base, step), base);
+	assert_int_equal(fs_s3_part_size(base, step + 1), 2 * base);
+	assert_int_equal(fs_s3_part_size(base, 2 * step + 1), 4 * base);
+	assert_int_equal(fs_s3_part_size(base, 10 * step + 1),
+			 S3_MAX_PART_SIZE);
 	assert_int_equal(fs_s3_part_size(S3_MAX_PART_SIZE, 9000),
 			 S3_MAX_PART_SIZE);
 	for (n = 1; n <= S3_MAX_PARTS; n++)
