@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "libfs/driver.h"
 #include "mockserver.h"
 
 #define MOCK_MAX_FAULTS 64
@@ -109,27 +110,6 @@ struct options {
 	char *backend;
 };
 
-/* Parses "5242880", "5M", "5MiB". Returns 0 or -EINVAL. */
-static int parse_size(const char *str, uint64_t *size_r)
-{
-	char *end;
-	unsigned long long num;
-
-	errno = 0;
-	num = strtoull(str, &end, 10);
-	if (errno != 0 || end == str)
-		return -EINVAL;
-	if (*end == 'k' || *end == 'K')
-		num <<= 10, end++;
-	else if (*end == 'm' || *end == 'M')
-		num <<= 20, end++;
-	if (strcmp(end, "") != 0 && strcmp(end, "iB") != 0 &&
-	    strcmp(end, "B") != 0)
-		return -EINVAL;
-	*size_r = num;
-	return 0;
-}
-
 /* Returns 0 to run, 1 to exit with success, -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -162,7 +142,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->set.domain = optarg;
 			break;
 		case OPT_MIN_PART:
-			if (parse_size(optarg, &o->set.min_part_size) < 0) {
+			if (fs_parse_size(optarg, &o->set.min_part_size) < 0) {
 				fprintf(stderr, "fs-mockserver: bad size %s\n",
 					optarg);
 				return -1;
