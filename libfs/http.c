@@ -55,6 +55,12 @@ struct http_ring {
 	size_t cap, alloc, head, used, max_used;
 };
 
+/* A ring starts this small and doubles up to its cap; freed rings of this
+   size are kept (up to HTTP_SPARE_RINGS) for the next requests, so that a
+   small object's GET costs no allocation of its own. */
+#define HTTP_RING_FIRST 16384
+#define HTTP_SPARE_RINGS 8
+
 enum http_body {
 	HTTP_BODY_NONE,
 	HTTP_BODY_MEMORY,
@@ -83,6 +89,8 @@ struct fs_http {
 	/* Easy handles of finished requests, reset, for the next ones. */
 	CURL *idle_easy[FS_HTTP_IDLE_CONNECTIONS];
 	unsigned int idle_easy_count;
+	unsigned char *spare_ring[HTTP_SPARE_RINGS];
+	unsigned int spare_rings;
 };
 
 struct fs_http_request {
@@ -202,16 +210,20 @@ static void http_buf_free(struct http_buf *buf)
 static size_t http_ring_get(struct http_ring *ring, void *buf, size_t len);
 
 /* Small objects should not cost a full buffer each: grow by doubling. */
-static int http_ring_grow(struct http_ring *ring, size_t need)
+static int http_ring_grow(struct fs_http *http, struct http_ring *ring,
+			  size_t need)
 {
-	size_t alloc = ring->alloc == 0 ? 16384 : ring->alloc, used;
+	size_t alloc = ring->alloc == 0 ? HTTP_RING_FIRST : ring->alloc, used;
 	unsigned char *data;
 
 	while (alloc < need)
 		alloc *= 2;
 	if (alloc > ring->cap)
 		alloc = ring->cap;
-	data = malloc(alloc);
+	if (alloc == HTTP_RING_FIRST && http != NULL && http->spare_rings > 0)
+		data = http->spare_ring[--http->spare_rings];
+	else
+		data = malloc(alloc);
 	if (data == NULL)
 		return -ENOMEM;
 	used = ring->used;
@@ -225,7 +237,8 @@ static int http_ring_grow(struct http_ring *ring, size_t need)
 	return 0;
 }
 
-static int http_ring_put(struct http_ring *ring, const void *data, size_t len)
+static int http_ring_put(struct fs_http *http, struct http_ring *ring,
+			 const void *data, size_t len)
 {
 	const unsigned char *src = data;
 	size_t tail, first;
@@ -233,7 +246,7 @@ static int http_ring_put(struct http_ring *ring, const void *data, size_t len)
 	if (len > ring->cap - ring->used)
 		return -ENOSPC;
 	if (ring->used + len > ring->alloc &&
-	    http_ring_grow(ring, ring->used + len) < 0)
+	    http_ring_grow(http, ring, ring->used + len) < 0)
 		return -ENOMEM;
 	tail = (ring->head + ring->used) % ring->alloc;
 	first = ring->alloc - tail < len ? ring->alloc - tail : len;
@@ -264,9 +277,13 @@ static size_t http_ring_get(struct http_ring *ring, void *buf, size_t len)
 	return len;
 }
 
-static void http_ring_free(struct http_ring *ring)
+static void http_ring_free(struct fs_http *http, struct http_ring *ring)
 {
-	free(ring->data);
+	if (http != NULL && ring->alloc == HTTP_RING_FIRST &&
+	    http->spare_rings < HTTP_SPARE_RINGS)
+		http->spare_ring[http->spare_rings++] = ring->data;
+	else
+		free(ring->data);
 	ring->data = NULL;
 	ring->alloc = ring->head = ring->used = 0;
 }
@@ -1013,7 +1030,7 @@ static size_t http_stream_put(struct fs_http_request *req, const char *data,
 		req->pauses++;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (http_ring_put(ring, data, len) < 0) {
+	if (http_ring_put(req->http, ring, data, len) < 0) {
 		http_abort(req, -ENOMEM, true, "out of memory");
 		return 0;
 	}
@@ -1651,6 +1668,8 @@ void fs_http_deinit(struct fs_http **_http)
 	}
 	while (http->idle_easy_count > 0)
 		curl_easy_cleanup(http->idle_easy[--http->idle_easy_count]);
+	while (http->spare_rings > 0)
+		free(http->spare_ring[--http->spare_rings]);
 	if (http->multi != NULL)
 		curl_multi_cleanup(http->multi);
 	if (http->share != NULL)
@@ -1726,14 +1745,17 @@ int fs_http_request_init(struct fs_http *http, enum fs_op op,
 
 static void http_request_free(struct fs_http_request *req)
 {
+	/* NULL once the transport is gone: the rings are then freed */
+	struct fs_http *http = req->http;
+
 	http_request_stop(req);
 	http_request_unlink(req);
 	http_headers_free(&req->headers);
 	http_headers_free(&req->attempt_headers);
 	http_headers_free(&req->resp_headers);
 	http_headers_free(&req->attempt_resp_headers);
-	http_ring_free(&req->upload);
-	http_ring_free(&req->download);
+	http_ring_free(http, &req->upload);
+	http_ring_free(http, &req->download);
 	http_buf_free(&req->resp);
 	free(req->method);
 	free(req->url);
@@ -1921,7 +1943,7 @@ ssize_t fs_http_request_write(struct fs_http_request *req, const void *data,
 	}
 	if (n > size)
 		n = size;
-	if (http_ring_put(ring, data, n) < 0)
+	if (http_ring_put(req->http, ring, data, n) < 0)
 		return -ENOMEM;
 	req->upload_written += n;
 	if (req->paused_send)

@@ -81,6 +81,7 @@ static int mock_rule_action(struct mock_rule *rule, const char *value)
 		{"truncate", MOCK_FAULT_TRUNCATE},
 		{"badlength", MOCK_FAULT_BADLENGTH},
 		{"drip", MOCK_FAULT_DRIP},
+		{"corrupt", MOCK_FAULT_CORRUPT},
 	};
 	size_t i;
 

@@ -67,6 +67,7 @@ enum mock_fault_action {
 	MOCK_FAULT_TRUNCATE,
 	MOCK_FAULT_BADLENGTH,
 	MOCK_FAULT_DRIP,
+	MOCK_FAULT_CORRUPT,
 };
 
 /* What a request is to suffer, copied out of the rule that fired. */
@@ -78,7 +79,7 @@ struct mock_fault {
 	char code[64];
 	char message[160];
 	unsigned int retry_after; /* 0: no header */
-	uint64_t after;		  /* reset, truncate */
+	uint64_t after;		  /* reset, truncate, corrupt */
 	int64_t delta;		  /* badlength */
 	uint64_t rate;		  /* drip, bytes per second */
 };
@@ -174,6 +175,9 @@ struct mock_reply {
 	struct mock_buf body;
 	struct fs_file *file;
 	uint64_t file_size;
+	/* Where the body starts in the object (a range): the corrupt fault
+	   damages a byte of the object, wherever a read of it puts it. */
+	uint64_t file_offset;
 	bool is_object; /* payload: counted in bytes_out */
 	bool failed;	/* out of memory while building */
 };

@@ -296,6 +296,8 @@ struct mock_stream {
 	char *data;
 	uint64_t real_size; /* bytes there are to send */
 	uint64_t cut_at;    /* UINT64_MAX: none */
+	uint64_t flip_at;   /* the byte sent XOR 0x01; UINT64_MAX: none */
+	uint64_t offset;    /* of the body in the object */
 	bool reset;
 	uint64_t rate;
 	uint64_t drip_start_usec;
@@ -374,6 +376,8 @@ static ssize_t mock_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	ret = mock_stream_fill(stream, pos, buf, n);
 	if (ret <= 0)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (stream->flip_at >= pos && stream->flip_at - pos < (uint64_t)ret)
+		buf[stream->flip_at - pos] ^= 0x01;
 	if (stream->is_object)
 		mock_count(stream->mock, "bytes_out", (uint64_t)ret);
 	return ret;
@@ -419,6 +423,13 @@ static uint64_t mock_stream_fault(struct mock_request *req,
 	case MOCK_FAULT_DRIP:
 		stream->rate = f->rate;
 		break;
+	case MOCK_FAULT_CORRUPT:
+		/* An offset in the object; outside the body sent (beyond it,
+		   or outside the range read): nothing to damage. */
+		if (f->after >= stream->offset &&
+		    f->after - stream->offset < size)
+			stream->flip_at = f->after - stream->offset;
+		break;
 	default:
 		break;
 	}
@@ -430,7 +441,7 @@ static bool mock_fault_on_response(const struct mock_fault *f)
 	return f->action == MOCK_FAULT_RESET ||
 	       f->action == MOCK_FAULT_TRUNCATE ||
 	       f->action == MOCK_FAULT_BADLENGTH ||
-	       f->action == MOCK_FAULT_DRIP;
+	       f->action == MOCK_FAULT_DRIP || f->action == MOCK_FAULT_CORRUPT;
 }
 
 static struct MHD_Response *mock_response_stream(struct mock_request *req,
@@ -444,11 +455,13 @@ static struct MHD_Response *mock_response_stream(struct mock_request *req,
 		return NULL;
 	stream->mock = req->mock;
 	stream->cut_at = UINT64_MAX;
+	stream->flip_at = UINT64_MAX;
 	stream->fd = mock_request_fd(req);
 	stream->is_object = reply->is_object;
 	if (reply->file != NULL) {
 		stream->file = reply->file;
 		stream->real_size = reply->file_size;
+		stream->offset = reply->file_offset;
 		reply->file = NULL;
 	} else {
 		size_t len = 0;

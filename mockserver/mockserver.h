@@ -154,6 +154,14 @@ const char *fs_mock_region(struct fs_mock *mock);
  *                    shorter body that looks complete, or a longer claim
  *                    cut by a close
  *     action=drip    send the response body at rate=BYTES per second
+ *     action=corrupt  send the whole response body with its right length
+ *                    but the byte at offset after=BYTES (default 0) XOR
+ *                    0x01: what a checksum must catch. For an object the
+ *                    offset is in the object, so a Range read shows the
+ *                    damage where it covers that byte; else in the body.
+ *                    An offset outside what is sent changes nothing.
+ *                    Headers, x-amz-checksum-* included, are the true
+ *                    object's.
  *     delay=MS       sleep before handling (with any action; also
  *                    latency=MS)
  *

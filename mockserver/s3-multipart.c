@@ -7,6 +7,14 @@
  * metadata as metadata) and its parts "u/BUCKET/ID/part-NNNNN", outside
  * "b/" so listings never show them. Completing streams the parts into the
  * object (one atomic libfs write) and deletes the upload.
+ *
+ * Checksums: an upload created with x-amz-checksum-algorithm CRC32 and
+ * x-amz-checksum-type FULL_OBJECT needs x-amz-checksum-crc32 on every
+ * UploadPart (UploadPartCopy computes it); completing combines the parts'
+ * CRC-32s (zlib's crc32_combine) into the object's, checked against the
+ * x-amz-checksum-crc32 of the CompleteMultipartUpload when it has one, and
+ * against the bytes as they are copied. The other checksum modes of S3
+ * (composite, the other algorithms) are refused with 501.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "s3-private.h"
 
@@ -78,11 +87,12 @@ static int s3_upload_load(struct fs_mock *mock, const char *bucket,
 }
 
 /* Checks the upload id of the request and that the upload is for this
-   key. Returns false after replying; on success fills obj_r if not NULL. */
+   key, and notes whether it is a CRC32 upload. Returns false after
+   replying; on success fills obj_r if not NULL. */
 static bool s3_upload_check(struct mock_request *req, struct s3_object *obj_r)
 {
 	struct s3_request *sreq = s3_req(req);
-	const char *id = mock_param(req, "uploadId");
+	const char *id = mock_param(req, "uploadId"), *checksum;
 	struct s3_object obj;
 	char *key = NULL;
 	int ret;
@@ -105,6 +115,9 @@ static bool s3_upload_check(struct mock_request *req, struct s3_object *obj_r)
 	if (ret < 0)
 		return false;
 	snprintf(sreq->upload_id, sizeof(sreq->upload_id), "%s", id);
+	checksum = s3_md_find(&obj.md, S3_MD_CHECKSUM);
+	sreq->upload_crc32 = checksum != NULL &&
+			     strcmp(checksum, S3_CHECKSUM_CRC32_FULL) == 0;
 	if (obj_r != NULL)
 		*obj_r = obj;
 	else
@@ -163,19 +176,57 @@ static int s3_upload_create(struct mock_request *req, const char *id,
 	return ret;
 }
 
+/* x-amz-checksum-algorithm and x-amz-checksum-type: none, or CRC32 of the
+   full object (recorded in md). Returns false after replying. */
+static bool s3_create_checksum(struct mock_request *req,
+			       struct fs_metadata_list *md, bool *crc32_r)
+{
+	const char *algo = mock_header(req, "x-amz-checksum-algorithm");
+	const char *type = mock_header(req, "x-amz-checksum-type");
+	struct mock_buf extra = {0};
+
+	*crc32_r = false;
+	if (algo == NULL && type == NULL)
+		return true;
+	if (algo != NULL && type != NULL && strcasecmp(algo, "CRC32") == 0 &&
+	    strcasecmp(type, "FULL_OBJECT") == 0) {
+		*crc32_r = true;
+		if (fs_metadata_list_set(md, S3_MD_CHECKSUM,
+					 S3_CHECKSUM_CRC32_FULL) == 0)
+			return true;
+		mock_request_reply(req, NULL);
+		return false;
+	}
+	mock_buf_xml_elem(&extra, "Header",
+			  algo != NULL ? "x-amz-checksum-algorithm"
+				       : "x-amz-checksum-type");
+	mock_request_fail(req, 501, "NotImplemented", extra.data,
+			  "Multipart uploads with x-amz-checksum-algorithm %s "
+			  "and x-amz-checksum-type %s are not implemented: "
+			  "only CRC32 with FULL_OBJECT is (or no checksum)",
+			  algo != NULL ? algo : "(none)",
+			  type != NULL ? type : "(none, i.e. COMPOSITE)");
+	mock_buf_free(&extra);
+	return false;
+}
+
 void s3_create_multipart(struct mock_request *req)
 {
 	struct fs_metadata_list md = {0};
 	unsigned char rnd[S3_UPLOAD_ID_LEN / 2];
 	char id[S3_UPLOAD_ID_LEN + 1];
 	struct mock_reply *reply;
+	bool crc32;
 	int ret;
 
 	if (!s3_bucket_check(req, req->bucket) ||
 	    !s3_key_check(req, req->bucket, req->key))
 		return;
-	if (!s3_request_metadata(req, &md))
+	if (!s3_request_metadata(req, &md) ||
+	    !s3_create_checksum(req, &md, &crc32)) {
+		fs_metadata_list_clear(&md);
 		return;
+	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		fs_metadata_list_clear(&md);
 		mock_request_fail(req, 500, "InternalError", NULL,
@@ -190,6 +241,10 @@ void s3_create_multipart(struct mock_request *req)
 		return;
 	}
 	reply = s3_xml_reply("InitiateMultipartUploadResult");
+	if (reply != NULL && crc32) {
+		mock_reply_header(reply, "x-amz-checksum-algorithm", "CRC32");
+		mock_reply_header(reply, "x-amz-checksum-type", "FULL_OBJECT");
+	}
 	if (reply != NULL) {
 		mock_buf_xml_elem(&reply->body, "Bucket", req->bucket);
 		mock_buf_xml_elem(&reply->body, "Key", req->key);
@@ -199,12 +254,35 @@ void s3_create_multipart(struct mock_request *req)
 	mock_request_reply(req, reply);
 }
 
+/* A part of a CRC32 upload carries its CRC-32; other parts none (as S3:
+   the checksum type is the upload's). Returns false after replying. */
+static bool s3_part_checksum(struct mock_request *req)
+{
+	struct s3_request *sreq = s3_req(req);
+
+	if (sreq->upload_crc32 && !sreq->check_crc32) {
+		mock_request_fail(req, 400, "InvalidRequest", NULL,
+				  "The multipart upload was created with the "
+				  "CRC32 checksum algorithm: every part needs "
+				  "its x-amz-checksum-crc32 header.");
+		return false;
+	}
+	if (!sreq->upload_crc32 && sreq->check_crc32) {
+		mock_request_fail(req, 400, "InvalidRequest", NULL,
+				  "Checksum Type mismatch occurred, expected "
+				  "checksum Type: null, actual checksum Type: "
+				  "crc32");
+		return false;
+	}
+	return true;
+}
+
 void s3_upload_part_begin(struct mock_request *req)
 {
 	struct fs_metadata_list md = {0};
 	char *path;
 
-	if (!s3_part_check(req))
+	if (!s3_part_check(req) || !s3_part_checksum(req))
 		return;
 	path = s3_part_path(req, s3_req(req)->part_number);
 	if (path == NULL) {
@@ -242,8 +320,11 @@ void s3_upload_part(struct mock_request *req)
 		return;
 	}
 	reply = mock_reply_new(200);
-	if (reply != NULL)
+	if (reply != NULL) {
 		mock_reply_headerf(reply, "ETag", "\"%s\"", etag);
+		if (sreq->check_crc32)
+			s3_reply_crc32(reply, sreq->crc32_b64, false);
+	}
 	mock_request_reply(req, reply);
 }
 
@@ -269,13 +350,23 @@ void s3_abort_multipart(struct mock_request *req)
 struct s3_part {
 	unsigned int number;
 	char etag[FS_ETAG_MAX];
+	/* <ChecksumCRC32> of the request: 0 none, 1 listed_crc, -1 invalid */
+	int listed;
+	uint32_t listed_crc;
 	uint64_t size;
+	bool has_crc; /* the stored part's CRC-32 */
+	uint32_t crc;
 	char *path;
 };
 
 struct s3_complete {
 	struct s3_part *parts;
 	unsigned int count;
+	/* x-amz-checksum-crc32 of the request: the whole object's */
+	bool have_crc;
+	uint32_t want_crc;
+	/* The object's CRC-32, from the parts' */
+	struct s3_crc32 crc;
 };
 
 static void s3_complete_free(struct s3_complete *c)
@@ -321,6 +412,12 @@ static int s3_complete_part(xmlNodePtr node, struct s3_part *part)
 		} else if (xmlStrcmp(child->name, BAD_CAST "ETag") == 0) {
 			s3_etag_unquote((const char *)text, part->etag);
 			have_etag = true;
+		} else if (xmlStrcmp(child->name, BAD_CAST "ChecksumCRC32") ==
+			   0) {
+			part->listed = s3_crc32_parse((const char *)text,
+						      &part->listed_crc) == 0
+					       ? 1
+					       : -1;
 		}
 		xmlFree(text);
 	}
@@ -384,6 +481,29 @@ static void s3_invalid_part(struct mock_request *req, const struct s3_part *p,
 	mock_buf_free(&extra);
 }
 
+/* Checks the CRC-32 of a part: listed in the request, it must be the
+   stored one; a CRC32 upload has one for every part. Returns false after
+   replying. */
+static bool s3_complete_part_crc32(struct mock_request *req,
+				   const struct s3_part *p)
+{
+	if (p->listed != 0 &&
+	    (!p->has_crc || p->listed < 0 || p->listed_crc != p->crc)) {
+		s3_invalid_part(req, p, "InvalidPart",
+				"One or more of the specified parts could not "
+				"be found.  The ChecksumCRC32 of a part does "
+				"not match the part's checksum.");
+		return false;
+	}
+	if (s3_req(req)->upload_crc32 && !p->has_crc) {
+		s3_invalid_part(req, p, "InvalidPart",
+				"A part of this CRC32 upload has no CRC32 "
+				"checksum.");
+		return false;
+	}
+	return true;
+}
+
 /* Checks one listed part against what was uploaded. Returns false after
    replying. */
 static bool s3_complete_check_part(struct mock_request *req, struct s3_part *p,
@@ -391,6 +511,7 @@ static bool s3_complete_check_part(struct mock_request *req, struct s3_part *p,
 {
 	struct s3_object obj;
 	struct mock_buf extra = {0};
+	const char *crc;
 	char msg[256];
 	int ret;
 
@@ -413,7 +534,11 @@ static bool s3_complete_check_part(struct mock_request *req, struct s3_part *p,
 		return false;
 	}
 	p->size = obj.size;
+	crc = s3_md_find(&obj.md, S3_MD_CRC32);
+	p->has_crc = crc != NULL && s3_crc32_parse(crc, &p->crc) == 0;
 	s3_object_clear(&obj);
+	if (!s3_complete_part_crc32(req, p))
+		return false;
 	if (last || p->size >= req->mock->min_part_size)
 		return true;
 	mock_buf_printf(&extra,
@@ -470,12 +595,51 @@ static bool s3_complete_etag(const struct s3_complete *c,
 	return true;
 }
 
-static void s3_complete_reply(struct mock_request *req, const char *etag)
+/* Combines the parts' CRC-32s in order into the object's, and checks it
+   against the request's. Returns false after replying. */
+static bool s3_complete_crc32(struct mock_request *req, struct s3_complete *c)
+{
+	uint32_t crc = 0;
+	unsigned int i;
+
+	c->crc.mode = S3_CRC32_NONE;
+	if (!s3_req(req)->upload_crc32) {
+		if (!c->have_crc)
+			return true;
+		mock_request_fail(req, 400, "InvalidRequest", NULL,
+				  "The multipart upload was created without a "
+				  "checksum algorithm: its completion cannot "
+				  "carry x-amz-checksum-crc32.");
+		return false;
+	}
+	for (i = 0; i < c->count; i++) {
+		/* zlib takes the length as a z_off_t. */
+		if ((uint64_t)(z_off_t)c->parts[i].size != c->parts[i].size) {
+			mock_request_fail(req, 500, "InternalError", NULL,
+					  "A part is too large for this "
+					  "build's zlib to combine CRC32s");
+			return false;
+		}
+		crc = (uint32_t)crc32_combine(crc, c->parts[i].crc,
+					      (z_off_t)c->parts[i].size);
+	}
+	if (c->have_crc && crc != c->want_crc) {
+		s3_crc32_mismatch(req);
+		return false;
+	}
+	/* The bytes copied into the object are checked against it too. */
+	c->crc.mode = S3_CRC32_VERIFY;
+	c->crc.value = crc;
+	return true;
+}
+
+static void s3_complete_reply(struct mock_request *req, const char *etag,
+			      const struct s3_crc32 *crc)
 {
 	struct mock_reply *reply =
 		s3_xml_reply("CompleteMultipartUploadResult");
 	const char *host = mock_header(req, "Host");
-	char quoted[FS_ETAG_MAX + 2];
+	char quoted[FS_ETAG_MAX + 2], b64[S3_CRC32_B64_SIZE];
 	char *enc = NULL;
 
 	if (reply == NULL) {
@@ -496,6 +660,12 @@ static void s3_complete_reply(struct mock_request *req, const char *etag)
 	mock_buf_xml_elem(&reply->body, "Key", req->key);
 	snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
 	mock_buf_xml_elem(&reply->body, "ETag", quoted);
+	if (crc->mode != S3_CRC32_NONE) {
+		s3_crc32_b64(crc->value, b64);
+		mock_buf_xml_elem(&reply->body, "ChecksumCRC32", b64);
+		mock_buf_str(&reply->body,
+			     "<ChecksumType>FULL_OBJECT</ChecksumType>");
+	}
 	s3_xml_reply_end(reply, "CompleteMultipartUploadResult");
 	mock_request_reply(req, reply);
 }
@@ -522,6 +692,8 @@ static void s3_complete_run(struct mock_request *req, struct s3_complete *c,
 					    i + 1 == c->count))
 			return;
 	}
+	if (!s3_complete_crc32(req, c))
+		return;
 	if (!s3_complete_etag(c, etag)) {
 		s3_invalid_part(req, &c->parts[0], "InvalidPart",
 				"A part's entity tag is not an MD5");
@@ -539,14 +711,31 @@ static void s3_complete_run(struct mock_request *req, struct s3_complete *c,
 		}
 		/* On failure the upload stays, for a retry or an abort. */
 		if (s3_copy_stream(req, path, mode, &upload->md, srcs, c->count,
-				   etag, etag) == 0) {
+				   etag, etag, &c->crc) == 0) {
 			s3_delete_prefix(req->mock, prefix);
-			s3_complete_reply(req, etag);
+			s3_complete_reply(req, etag, &c->crc);
 		}
 	}
 	free(srcs);
 	free(path);
 	free(prefix);
+}
+
+/* x-amz-checksum-type of a completion: the upload's, if given. Returns
+   false after replying. */
+static bool s3_complete_type(struct mock_request *req)
+{
+	const char *type = mock_header(req, "x-amz-checksum-type");
+
+	if (type == NULL ||
+	    (s3_req(req)->upload_crc32 && strcasecmp(type, "FULL_OBJECT") == 0))
+		return true;
+	mock_request_fail(req, 400, "InvalidRequest", NULL,
+			  "The x-amz-checksum-type %s does not match the "
+			  "upload's (%s).",
+			  type,
+			  s3_req(req)->upload_crc32 ? "FULL_OBJECT" : "none");
+	return false;
 }
 
 void s3_complete_multipart(struct mock_request *req)
@@ -555,9 +744,10 @@ void s3_complete_multipart(struct mock_request *req)
 	struct s3_object upload;
 
 	memset(&c, 0, sizeof(c));
-	if (!s3_upload_check(req, &upload))
+	if (!s3_checksum_headers(req, false, &c.have_crc, &c.want_crc) ||
+	    !s3_upload_check(req, &upload))
 		return;
-	if (s3_complete_parse(req, &c))
+	if (s3_complete_type(req) && s3_complete_parse(req, &c))
 		s3_complete_run(req, &c, &upload);
 	s3_complete_free(&c);
 	s3_object_clear(&upload);
@@ -576,7 +766,7 @@ struct s3_parts_list {
 static int s3_list_part_fn(const char *path, void *context)
 {
 	struct s3_parts_list *pl = context;
-	const char *leaf = strrchr(path, '/');
+	const char *leaf = strrchr(path, '/'), *crc;
 	struct s3_object obj;
 	char date[64], msg[256];
 	unsigned int num;
@@ -597,8 +787,12 @@ static int s3_list_part_fn(const char *path, void *context)
 	mock_buf_xml_elem(pl->out, "LastModified", date);
 	mock_buf_str(pl->out, "<ETag>&quot;");
 	mock_buf_xml(pl->out, obj.etag);
-	mock_buf_printf(pl->out, "&quot;</ETag><Size>%llu</Size></Part>",
+	mock_buf_printf(pl->out, "&quot;</ETag><Size>%llu</Size>",
 			(unsigned long long)obj.size);
+	crc = s3_md_find(&obj.md, S3_MD_CRC32);
+	if (crc != NULL)
+		mock_buf_xml_elem(pl->out, "ChecksumCRC32", crc);
+	mock_buf_str(pl->out, "</Part>");
 	s3_object_clear(&obj);
 	pl->last = num;
 	pl->count++;
@@ -644,6 +838,9 @@ static void s3_list_parts_reply(struct mock_request *req,
 			"<MaxParts>%u</MaxParts><IsTruncated>%s</IsTruncated>",
 			pl->marker, pl->last, pl->max,
 			pl->truncated ? "true" : "false");
+	if (s3_req(req)->upload_crc32)
+		mock_buf_str(b, "<ChecksumAlgorithm>CRC32</ChecksumAlgorithm>"
+				"<ChecksumType>FULL_OBJECT</ChecksumType>");
 	if (parts->data != NULL)
 		mock_buf_add(b, parts->data, parts->len);
 	if (parts->failed)

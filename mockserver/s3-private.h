@@ -8,10 +8,23 @@
  *                                content, the object's metadata as metadata
  *   u/BUCKET/UPLOADID/part-NNNNN its parts
  * Metadata of objects, uploads and parts (libfs names are [a-z0-9_-]):
- *   etag                         MD5 hex, or "MD5HEX-N" for multipart
- *   content-type, cache-control, content-disposition, content-encoding,
- *   content-language, expires    the headers S3 keeps
- *   m-NAME                       x-amz-meta-NAME
+ * the stored headers and our own are "-" + their name, user metadata
+ * (x-amz-meta-NAME) is NAME, so the two cannot collide:
+ *   -etag                        MD5 hex, or "MD5HEX-N" for multipart
+ *   -content-type, -cache-control, -content-disposition, -content-encoding,
+ *   -content-language, -expires  the headers S3 keeps
+ *   -crc32                       objects and parts: the CRC-32 of the bytes
+ *                                as S3 writes it (base64 of 4 bytes, big
+ *                                endian), when the PUT or part carried
+ *                                x-amz-checksum-crc32, the object was
+ *                                completed from a CRC32 upload or copied
+ *                                from one that had it; always of the full
+ *                                object (x-amz-checksum-type FULL_OBJECT).
+ *                                Absent: no checksum.
+ *   -checksum                    uploads only: "CRC32/FULL_OBJECT" when
+ *                                created with that algorithm and type (never
+ *                                copied to the object)
+ *   NAME                         x-amz-meta-NAME
  */
 #ifndef LIBFS_MOCK_S3_PRIVATE_H
 #define LIBFS_MOCK_S3_PRIVATE_H
@@ -41,6 +54,15 @@
    so user names get the whole FS_METADATA_NAME_MAX and cannot collide. */
 #define S3_MD_INTERNAL_PREFIX "-"
 #define S3_MD_ETAG S3_MD_INTERNAL_PREFIX "etag"
+#define S3_MD_CRC32 S3_MD_INTERNAL_PREFIX "crc32"
+#define S3_MD_CHECKSUM S3_MD_INTERNAL_PREFIX "checksum"
+#define S3_CHECKSUM_CRC32_FULL "CRC32/FULL_OBJECT"
+/* Room kept in an object's metadata for what the server adds: the ETag
+   ("-etag" and up to 38 bytes of "MD5HEX-10000") and the CRC-32 ("-crc32"
+   and 8 bytes). */
+#define S3_MD_RESERVED 64
+/* Base64 of a CRC-32: 8 characters and a NUL. */
+#define S3_CRC32_B64_SIZE 9
 #define S3_IO_BLOCK (64 * 1024)
 /* XML request bodies (CompleteMultipartUpload, DeleteObjects, ...). */
 #define S3_XML_BODY_MAX (4 * 1024 * 1024)
@@ -57,6 +79,11 @@ struct s3_request {
 	unsigned char want_md5[16];
 	struct fs_sigv4_sha256 sha256;
 	EVP_MD_CTX *md5; /* of the body: ETag of PutObject and UploadPart */
+	/* x-amz-checksum-crc32 of PutObject and UploadPart: the value sent
+	   (as sent, canonical base64) and the CRC-32 of the body so far. */
+	bool check_crc32;
+	uint32_t want_crc32, crc32;
+	char crc32_b64[S3_CRC32_B64_SIZE];
 
 	/* The body: streamed into wfile, or kept in xml. */
 	struct fs_file *wfile;
@@ -64,9 +91,11 @@ struct s3_request {
 	bool write_failed;
 	struct mock_buf xml;
 
-	/* Multipart: the upload and part of this request. */
+	/* Multipart: the upload and part of this request, and whether the
+	   upload was created with the full-object CRC32 checksum. */
 	char upload_id[S3_UPLOAD_ID_LEN + 1];
 	unsigned int part_number;
+	bool upload_crc32;
 };
 
 /* One operation: its name, and its handlers. begin runs once the request
@@ -134,17 +163,31 @@ int s3_md_copy(struct fs_metadata_list *dst,
 int s3_file_set_metadata(struct fs_file *file,
 			 const struct fs_metadata_list *md);
 /* Copies source ranges into a new object at dst_path (mode
-   FS_OPEN_REPLACE or FS_OPEN_CREATE) with metadata md plus etag (NULL: the
-   MD5 of what was copied, written to etag_r). Replies with an error and
-   returns -1 on failure. */
+   FS_OPEN_REPLACE or FS_OPEN_CREATE) with metadata md (but for its -crc32
+   and -checksum) plus etag (NULL: the MD5 of what was copied, written to
+   etag_r) and the CRC-32 as crc says (NULL: none). Replies with an error
+   and returns -1 on failure. */
 struct s3_copy_src {
 	const char *path;
 	uint64_t offset, length;
 };
+enum s3_crc32_mode {
+	S3_CRC32_NONE,	  /* no -crc32 on the new object */
+	S3_CRC32_COMPUTE, /* the CRC-32 of the bytes copied, set in value */
+	/* The bytes copied must have value as CRC-32 (it is then stored),
+	   else nothing is published: a store that changed or damaged the
+	   source is caught rather than copied. */
+	S3_CRC32_VERIFY,
+};
+struct s3_crc32 {
+	enum s3_crc32_mode mode;
+	uint32_t value;
+};
 int s3_copy_stream(struct mock_request *req, const char *dst_path,
 		   unsigned int mode, const struct fs_metadata_list *md,
 		   const struct s3_copy_src *srcs, unsigned int count,
-		   const char *etag, char etag_r[FS_ETAG_MAX]);
+		   const char *etag, char etag_r[FS_ETAG_MAX],
+		   struct s3_crc32 *crc);
 /* Decides the libfs mode of a write to path from If-None-Match ("*":
    FS_OPEN_CREATE, refused at once when the key exists) and If-Match (not
    implemented). Returns false after replying. */
@@ -156,11 +199,36 @@ void s3_precondition_failed(struct mock_request *req, const char *condition);
    replying with an error. */
 bool s3_write_begin(struct mock_request *req, const char *path,
 		    unsigned int mode, const struct fs_metadata_list *md);
-/* Finishes the streamed body with etag stored. Returns 0, or -errno after
-   replying (unless the error is -EEXIST, left to the caller). */
+/* Finishes the streamed body with etag stored, and the body's CRC-32 when
+   the request carried x-amz-checksum-crc32 (checked by then). Returns 0, or
+   -errno after replying (unless the error is -EEXIST, left to the
+   caller). */
 int s3_write_finish(struct mock_request *req, const char *etag);
 /* The MD5 of the body as hex (valid once the body is in). */
 void s3_body_md5(struct mock_request *req, char hex_r[33]);
+/* --- Flexible checksums (s3.c): only CRC-32, of the full object --- */
+
+/* The CRC-32 (zlib's crc32) of size more bytes after crc. */
+uint32_t s3_crc32_update(uint32_t crc, const void *data, size_t size);
+/* Writes the base64 of crc's 4 big-endian bytes, as S3 sends it. */
+void s3_crc32_b64(uint32_t crc, char b64_r[S3_CRC32_B64_SIZE]);
+/* Parses a base64 CRC-32. Returns 0, or -EINVAL unless b64 is the
+   canonical base64 of exactly 4 bytes. */
+int s3_crc32_parse(const char *b64, uint32_t *crc_r);
+/* Checks the x-amz-checksum-* headers of a request that carries an
+   object's bytes (body: PutObject, UploadPart, also checking
+   x-amz-sdk-checksum-algorithm) or its checksum (CompleteMultipartUpload):
+   sets *have_r and *crc_r from x-amz-checksum-crc32 (400 InvalidRequest
+   if malformed); another algorithm's header gets 501 NotImplemented.
+   Returns false after replying. */
+bool s3_checksum_headers(struct mock_request *req, bool body, bool *have_r,
+			 uint32_t *crc_r);
+/* Adds x-amz-checksum-crc32 (and x-amz-checksum-type: FULL_OBJECT if
+   type) to a reply. */
+void s3_reply_crc32(struct mock_reply *reply, const char *b64, bool type);
+/* Replies 400 BadDigest for a CRC-32 that does not match. */
+void s3_crc32_mismatch(struct mock_request *req);
+
 /* Parses the source of x-amz-copy-source. Returns false after replying. */
 bool s3_copy_source(struct mock_request *req, char **bucket_r, char **key_r);
 /* Evaluates x-amz-copy-source-if-* against the source. Returns false after

@@ -1,6 +1,6 @@
 /*
  * The S3 front end: routing, request bodies (streamed into libfs with their
- * SHA-256 and MD5 checked), buckets and single objects. Listings are in
+ * SHA-256, MD5 and CRC-32 checked), buckets and single objects. Listings are in
  * s3-list.c, multipart uploads in s3-multipart.c, authentication in
  * s3-auth.c. The storage layout is described in s3-private.h.
  */
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "s3-private.h"
 
@@ -361,12 +362,12 @@ bool s3_request_metadata(struct mock_request *req, struct fs_metadata_list *md)
 	}
 	for (i = 0; i < md->count; i++)
 		total += strlen(md->items[i].name) + strlen(md->items[i].value);
-	/* Room is kept for the ETag, which is metadata here too. */
-	if (total + 64 > FS_METADATA_TOTAL_MAX) {
+	/* Room is kept for the ETag and CRC-32, metadata here too. */
+	if (total + S3_MD_RESERVED > FS_METADATA_TOTAL_MAX) {
 		mock_request_fail(req, 400, "MetadataTooLarge", NULL,
 				  "Your metadata headers exceed the maximum "
 				  "allowed metadata size (%d bytes here)",
-				  FS_METADATA_TOTAL_MAX - 64);
+				  FS_METADATA_TOTAL_MAX - S3_MD_RESERVED);
 		return false;
 	}
 	return true;
@@ -443,6 +444,143 @@ int s3_file_set_metadata(struct fs_file *file,
 			return ret;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Flexible checksums                                                         */
+
+/*
+ * S3's "flexible checksums" as far as this server has them: CRC-32 (zlib's
+ * crc32, the polynomial of Ethernet and gzip) of the full object, sent as
+ * the base64 of its 4 big-endian bytes. PutObject and UploadPart check the
+ * body against x-amz-checksum-crc32, and the value is stored with the
+ * object or part; GetObject and HeadObject return it when asked with
+ * x-amz-checksum-mode: ENABLED. The other algorithms are refused with 501
+ * rather than accepted unchecked.
+ */
+
+uint32_t s3_crc32_update(uint32_t crc, const void *data, size_t size)
+{
+	return (uint32_t)crc32_z(crc, data, size);
+}
+
+void s3_crc32_b64(uint32_t crc, char b64_r[S3_CRC32_B64_SIZE])
+{
+	unsigned char raw[4] = {(unsigned char)(crc >> 24),
+				(unsigned char)(crc >> 16),
+				(unsigned char)(crc >> 8), (unsigned char)crc};
+
+	EVP_EncodeBlock((unsigned char *)b64_r, raw, sizeof(raw));
+}
+
+int s3_crc32_parse(const char *b64, uint32_t *crc_r)
+{
+	unsigned char raw[8];
+	char again[S3_CRC32_B64_SIZE];
+	uint32_t crc;
+
+	if (strlen(b64) != S3_CRC32_B64_SIZE - 1 ||
+	    strcmp(b64 + 6, "==") != 0 ||
+	    EVP_DecodeBlock(raw, (const unsigned char *)b64, 8) != 6)
+		return -EINVAL;
+	crc = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
+	      (uint32_t)raw[2] << 8 | raw[3];
+	/* "y/Q5Jh==" decodes as "y/Q5Jg==" does: only one spelling is the
+	   value, the one stored and returned. */
+	s3_crc32_b64(crc, again);
+	if (strcmp(again, b64) != 0)
+		return -EINVAL;
+	*crc_r = crc;
+	return 0;
+}
+
+/* Names of x-amz-checksum-* headers that are not a checksum value. */
+static bool s3_checksum_header_other(const char *name)
+{
+	const char *rest = name + strlen("x-amz-checksum-");
+
+	return strcasecmp(rest, "mode") == 0 || strcasecmp(rest, "type") == 0 ||
+	       strcasecmp(rest, "algorithm") == 0;
+}
+
+static void s3_checksum_not_implemented(struct mock_request *req,
+					const char *header, const char *value)
+{
+	struct mock_buf extra = {0};
+
+	mock_buf_xml_elem(&extra, "Header", header);
+	mock_request_fail(req, 501, "NotImplemented", extra.data,
+			  "%s%s%s: this server implements only the CRC32 "
+			  "checksum algorithm (x-amz-checksum-crc32)",
+			  header, value != NULL ? ": " : "",
+			  value != NULL ? value : "");
+	mock_buf_free(&extra);
+}
+
+/* x-amz-sdk-checksum-algorithm announces the checksum of the body: it must
+   be CRC32, and come with its value (a trailer would be aws-chunked, which
+   is refused anyway). Returns false after replying. */
+static bool s3_checksum_sdk_algorithm(struct mock_request *req, bool have)
+{
+	const char *algo = mock_header(req, "x-amz-sdk-checksum-algorithm");
+
+	if (algo == NULL)
+		return true;
+	if (strcasecmp(algo, "CRC32") != 0) {
+		s3_checksum_not_implemented(req, "x-amz-sdk-checksum-algorithm",
+					    algo);
+		return false;
+	}
+	if (have)
+		return true;
+	mock_request_fail(req, 400, "InvalidRequest", NULL,
+			  "x-amz-sdk-checksum-algorithm specified, but no "
+			  "corresponding x-amz-checksum-* or x-amz-trailer "
+			  "headers were found.");
+	return false;
+}
+
+bool s3_checksum_headers(struct mock_request *req, bool body, bool *have_r,
+			 uint32_t *crc_r)
+{
+	const struct mock_header *h;
+	const char *value = NULL;
+	size_t i;
+
+	*have_r = false;
+	for (i = 0; i < req->header_count; i++) {
+		h = &req->headers[i];
+		if (strncasecmp(h->name, "x-amz-checksum-", 15) != 0 ||
+		    s3_checksum_header_other(h->name))
+			continue;
+		if (strcasecmp(h->name, "x-amz-checksum-crc32") != 0) {
+			s3_checksum_not_implemented(req, h->name, NULL);
+			return false;
+		}
+		value = h->value;
+	}
+	if (value != NULL && s3_crc32_parse(value, crc_r) < 0) {
+		mock_request_fail(req, 400, "InvalidRequest", NULL,
+				  "Value for x-amz-checksum-crc32 header is "
+				  "invalid.");
+		return false;
+	}
+	*have_r = value != NULL;
+	return !body || s3_checksum_sdk_algorithm(req, *have_r);
+}
+
+void s3_reply_crc32(struct mock_reply *reply, const char *b64, bool type)
+{
+	mock_reply_header(reply, "x-amz-checksum-crc32", b64);
+	if (type)
+		mock_reply_header(reply, "x-amz-checksum-type", "FULL_OBJECT");
+}
+
+void s3_crc32_mismatch(struct mock_request *req)
+{
+	mock_request_fail(req, 400, "BadDigest", NULL,
+			  "The CRC32 you specified did not match the "
+			  "calculated checksum.");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -554,6 +692,9 @@ int s3_write_finish(struct mock_request *req, const char *etag)
 
 	mock_fs_lock(req->mock);
 	ret = fs_file_set_metadata(sreq->wfile, S3_MD_ETAG, etag);
+	if (ret == 0 && sreq->check_crc32)
+		ret = fs_file_set_metadata(sreq->wfile, S3_MD_CRC32,
+					   sreq->crc32_b64);
 	if (ret == 0)
 		ret = fs_write_finish(sreq->wfile);
 	if (ret < 0)
@@ -618,6 +759,8 @@ static int s3_body(struct mock_request *req, const char *data, size_t size)
 		fs_sigv4_sha256_update(&sreq->sha256, data, size);
 	if (sreq->md5 != NULL)
 		EVP_DigestUpdate(sreq->md5, data, size);
+	if (sreq->check_crc32)
+		sreq->crc32 = s3_crc32_update(sreq->crc32, data, size);
 	sreq->body_size += size;
 	if (sreq->wfile != NULL) {
 		mock_count(req->mock, "bytes_in", size);
@@ -634,8 +777,8 @@ static int s3_body(struct mock_request *req, const char *data, size_t size)
 	return 0;
 }
 
-/* Checks the body against x-amz-content-sha256 and Content-MD5. Returns
-   false after replying. */
+/* Checks the body against x-amz-content-sha256, Content-MD5 and
+   x-amz-checksum-crc32. Returns false after replying. */
 static bool s3_body_verify(struct mock_request *req)
 {
 	struct s3_request *sreq = s3_req(req);
@@ -674,6 +817,10 @@ static bool s3_body_verify(struct mock_request *req)
 			ok = false;
 		}
 		EVP_MD_CTX_free(copy);
+	}
+	if (ok && sreq->check_crc32 && sreq->crc32 != sreq->want_crc32) {
+		s3_crc32_mismatch(req);
+		ok = false;
 	}
 	mock_buf_free(&extra);
 	return ok;
@@ -1174,6 +1321,21 @@ static void s3_response_overrides(struct mock_request *req,
 	}
 }
 
+/* The stored checksum goes with a reply when asked for and when it is the
+   checksum of what is sent: the whole object, not a range or a part (as
+   S3 does). */
+static void s3_get_checksum(struct mock_request *req, struct mock_reply *reply,
+			    const struct s3_object *obj)
+{
+	const char *mode = mock_header(req, "x-amz-checksum-mode");
+	const char *crc = s3_md_find(&obj->md, S3_MD_CRC32);
+
+	if (crc != NULL && mode != NULL && strcasecmp(mode, "ENABLED") == 0 &&
+	    mock_header(req, "Range") == NULL &&
+	    !mock_has_param(req, "partNumber"))
+		s3_reply_crc32(reply, crc, true);
+}
+
 static void s3_get_reply(struct mock_request *req, struct fs_file *file,
 			 const struct s3_object *obj)
 {
@@ -1205,6 +1367,7 @@ static void s3_get_reply(struct mock_request *req, struct fs_file *file,
 	if (s3_md_find(&obj->md, S3_MD_INTERNAL_PREFIX "content-type") == NULL)
 		mock_reply_header(reply, "Content-Type", "binary/octet-stream");
 	s3_reply_metadata(reply, &obj->md);
+	s3_get_checksum(req, reply, obj);
 	if (r > 0)
 		mock_reply_headerf(reply, "Content-Range",
 				   "bytes %llu-%llu/%llu",
@@ -1214,6 +1377,7 @@ static void s3_get_reply(struct mock_request *req, struct fs_file *file,
 	s3_response_overrides(req, reply);
 	reply->file = file;
 	reply->file_size = len;
+	reply->file_offset = off;
 	reply->is_object = true;
 	mock_request_reply(req, reply);
 }
@@ -1331,8 +1495,11 @@ static void s3_put_run(struct mock_request *req)
 	if (ret < 0)
 		return;
 	reply = mock_reply_new(200);
-	if (reply != NULL)
+	if (reply != NULL) {
 		mock_reply_headerf(reply, "ETag", "\"%s\"", etag);
+		if (s3_req(req)->check_crc32)
+			s3_reply_crc32(reply, s3_req(req)->crc32_b64, true);
+	}
 	mock_request_reply(req, reply);
 }
 
@@ -1455,6 +1622,7 @@ struct s3_copy {
 	struct mock_request *req;
 	struct fs_file *dst, *src;
 	EVP_MD_CTX *md5;
+	uint32_t crc32;
 	char *buf;
 	char msg[512];
 	const char *key; /* for errors */
@@ -1495,6 +1663,7 @@ static int s3_copy_one(struct s3_copy *c, const struct s3_copy_src *src)
 			ret = n < 0 ? (int)n : w;
 		} else {
 			EVP_DigestUpdate(c->md5, c->buf, (size_t)n);
+			c->crc32 = s3_crc32_update(c->crc32, c->buf, (size_t)n);
 			left -= (uint64_t)n;
 		}
 	}
@@ -1504,10 +1673,57 @@ static int s3_copy_one(struct s3_copy *c, const struct s3_copy_src *src)
 	return ret;
 }
 
+/* Sets md on the new object, without the checksums the copy decides. */
+static int s3_copy_set_md(struct fs_file *dst,
+			  const struct fs_metadata_list *md)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < md->count && ret == 0; i++) {
+		if (strcmp(md->items[i].name, S3_MD_CRC32) != 0 &&
+		    strcmp(md->items[i].name, S3_MD_CHECKSUM) != 0)
+			ret = fs_file_set_metadata(dst, md->items[i].name,
+						   md->items[i].value);
+	}
+	return ret;
+}
+
+/* Sets the ETag and CRC-32 of the copied bytes and publishes the copy.
+   Returns 0 or -errno with c->msg. Takes the fs lock. */
+static int s3_copy_finish(struct s3_copy *c, const char *etag,
+			  struct s3_crc32 *crc)
+{
+	char b64[S3_CRC32_B64_SIZE];
+	int ret;
+
+	if (crc != NULL && crc->mode == S3_CRC32_VERIFY &&
+	    crc->value != c->crc32) {
+		snprintf(c->msg, sizeof(c->msg),
+			 "the data read back does not have its stored CRC32");
+		return -EIO;
+	}
+	mock_fs_lock(c->req->mock);
+	ret = fs_file_set_metadata(c->dst, S3_MD_ETAG, etag);
+	if (ret == 0 && crc != NULL && crc->mode != S3_CRC32_NONE) {
+		crc->value = c->crc32;
+		s3_crc32_b64(c->crc32, b64);
+		ret = fs_file_set_metadata(c->dst, S3_MD_CRC32, b64);
+	}
+	if (ret == 0)
+		ret = fs_write_finish(c->dst);
+	if (ret < 0)
+		snprintf(c->msg, sizeof(c->msg), "%s",
+			 fs_file_last_error(c->dst));
+	mock_fs_unlock(c->req->mock);
+	return ret;
+}
+
 static int s3_copy_run(struct s3_copy *c, const char *dst_path,
 		       unsigned int mode, const struct fs_metadata_list *md,
 		       const struct s3_copy_src *srcs, unsigned int count,
-		       const char *etag, char etag_r[FS_ETAG_MAX])
+		       const char *etag, char etag_r[FS_ETAG_MAX],
+		       struct s3_crc32 *crc)
 {
 	struct fs_mock *mock = c->req->mock;
 	unsigned char md5[EVP_MAX_MD_SIZE];
@@ -1517,7 +1733,7 @@ static int s3_copy_run(struct s3_copy *c, const char *dst_path,
 	mock_fs_lock(mock);
 	ret = fs_file_init(mock->fs, dst_path, mode, &c->dst);
 	if (ret == 0)
-		ret = s3_file_set_metadata(c->dst, md);
+		ret = s3_copy_set_md(c->dst, md);
 	if (ret < 0)
 		snprintf(c->msg, sizeof(c->msg), "%s",
 			 c->dst != NULL ? fs_file_last_error(c->dst)
@@ -1532,21 +1748,14 @@ static int s3_copy_run(struct s3_copy *c, const char *dst_path,
 		s3_md5_hex(md5, etag_r);
 	else if (etag != etag_r)
 		snprintf(etag_r, FS_ETAG_MAX, "%s", etag);
-	mock_fs_lock(mock);
-	ret = fs_file_set_metadata(c->dst, S3_MD_ETAG, etag_r);
-	if (ret == 0)
-		ret = fs_write_finish(c->dst);
-	if (ret < 0)
-		snprintf(c->msg, sizeof(c->msg), "%s",
-			 fs_file_last_error(c->dst));
-	mock_fs_unlock(mock);
-	return ret;
+	return s3_copy_finish(c, etag_r, crc);
 }
 
 int s3_copy_stream(struct mock_request *req, const char *dst_path,
 		   unsigned int mode, const struct fs_metadata_list *md,
 		   const struct s3_copy_src *srcs, unsigned int count,
-		   const char *etag, char etag_r[FS_ETAG_MAX])
+		   const char *etag, char etag_r[FS_ETAG_MAX],
+		   struct s3_crc32 *crc)
 {
 	struct s3_copy c;
 	int ret;
@@ -1560,7 +1769,7 @@ int s3_copy_stream(struct mock_request *req, const char *dst_path,
 		ret = -ENOMEM;
 	else
 		ret = s3_copy_run(&c, dst_path, mode, md, srcs, count, etag,
-				  etag_r);
+				  etag_r, crc);
 	mock_fs_lock(req->mock);
 	fs_file_deinit(&c.dst);
 	mock_fs_unlock(req->mock);
@@ -1593,17 +1802,28 @@ static bool s3_copy_directive(struct mock_request *req, bool *replace_r)
 	return false;
 }
 
+/* Replies CopyObjectResult or CopyPartResult; crc (NULL: none) is the
+   copy's CRC-32, with its type for an object. */
 static void s3_copy_reply(struct mock_request *req, const char *root,
-			  const char *etag)
+			  const char *etag, const struct s3_crc32 *crc,
+			  bool type)
 {
 	struct mock_reply *reply = s3_xml_reply(root);
-	char date[64], quoted[FS_ETAG_MAX + 2];
+	char date[64], quoted[FS_ETAG_MAX + 2], b64[S3_CRC32_B64_SIZE];
 
 	if (reply != NULL) {
 		mock_iso_date(time(NULL), date);
 		mock_buf_xml_elem(&reply->body, "LastModified", date);
 		snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
 		mock_buf_xml_elem(&reply->body, "ETag", quoted);
+		if (crc != NULL && crc->mode != S3_CRC32_NONE) {
+			if (type)
+				mock_buf_str(&reply->body,
+					     "<ChecksumType>FULL_OBJECT"
+					     "</ChecksumType>");
+			s3_crc32_b64(crc->value, b64);
+			mock_buf_xml_elem(&reply->body, "ChecksumCRC32", b64);
+		}
 		s3_xml_reply_end(reply, root);
 	}
 	mock_request_reply(req, reply);
@@ -1637,11 +1857,35 @@ char *s3_copy_source_load(struct mock_request *req, struct s3_object *obj)
 	return path;
 }
 
+/* The CRC-32 a copy of src gets: the source's, checked while copying, or
+   a new one when x-amz-checksum-algorithm asks for CRC32. Returns false
+   after replying. */
+static bool s3_copy_crc32(struct mock_request *req, const struct s3_object *src,
+			  struct s3_crc32 *crc_r)
+{
+	const char *algo = mock_header(req, "x-amz-checksum-algorithm");
+	const char *b64 = s3_md_find(&src->md, S3_MD_CRC32);
+
+	crc_r->mode = S3_CRC32_NONE;
+	if (algo != NULL && strcasecmp(algo, "CRC32") != 0) {
+		s3_checksum_not_implemented(req, "x-amz-checksum-algorithm",
+					    algo);
+		return false;
+	}
+	/* A stored value that does not parse is not ours: computed anew. */
+	if (b64 != NULL && s3_crc32_parse(b64, &crc_r->value) == 0)
+		crc_r->mode = S3_CRC32_VERIFY;
+	else if (algo != NULL)
+		crc_r->mode = S3_CRC32_COMPUTE;
+	return true;
+}
+
 static void s3_copy_object(struct mock_request *req)
 {
 	struct fs_metadata_list md = {0};
 	struct s3_object src;
 	struct s3_copy_src range;
+	struct s3_crc32 crc;
 	char *src_path, *dst_path = NULL, etag[FS_ETAG_MAX];
 	bool replace;
 
@@ -1660,15 +1904,16 @@ static void s3_copy_object(struct mock_request *req)
 				  "changing the object's metadata, storage "
 				  "class, website redirect location or "
 				  "encryption attributes.");
-	} else if (dst_path != NULL &&
+	} else if (dst_path != NULL && s3_copy_crc32(req, &src, &crc) &&
 		   (replace ? s3_request_metadata(req, &md)
 			    : s3_md_copy(&md, &src.md) == 0)) {
 		range.path = src_path;
 		range.offset = 0;
 		range.length = src.size;
 		if (s3_copy_stream(req, dst_path, FS_OPEN_REPLACE, &md, &range,
-				   1, NULL, etag) == 0)
-			s3_copy_reply(req, "CopyObjectResult", etag);
+				   1, NULL, etag, &crc) == 0)
+			s3_copy_reply(req, "CopyObjectResult", etag, &crc,
+				      true);
 	}
 	fs_metadata_list_clear(&md);
 	s3_object_clear(&src);
@@ -1681,6 +1926,7 @@ void s3_upload_part_copy(struct mock_request *req)
 	struct fs_metadata_list md = {0};
 	struct s3_copy_src range;
 	struct s3_object src;
+	struct s3_crc32 crc = {S3_CRC32_NONE, 0};
 	char *src_path, *part_path, etag[FS_ETAG_MAX], leaf[32];
 	const char *h = mock_header(req, "x-amz-copy-source-range");
 	int r;
@@ -1690,6 +1936,9 @@ void s3_upload_part_copy(struct mock_request *req)
 	src_path = s3_copy_source_load(req, &src);
 	if (src_path == NULL)
 		return;
+	/* A part of a CRC32 upload has its CRC-32, for the object's. */
+	if (s3_req(req)->upload_crc32)
+		crc.mode = S3_CRC32_COMPUTE;
 	range.path = src_path;
 	range.offset = 0;
 	range.length = src.size;
@@ -1708,8 +1957,8 @@ void s3_upload_part_copy(struct mock_request *req)
 					   leaf);
 		if (part_path != NULL &&
 		    s3_copy_stream(req, part_path, FS_OPEN_REPLACE, &md, &range,
-				   1, NULL, etag) == 0)
-			s3_copy_reply(req, "CopyPartResult", etag);
+				   1, NULL, etag, &crc) == 0)
+			s3_copy_reply(req, "CopyPartResult", etag, &crc, false);
 		free(part_path);
 	}
 	s3_object_clear(&src);
@@ -1991,13 +2240,33 @@ static bool s3_body_framing(struct mock_request *req)
 	return true;
 }
 
+/* The x-amz-checksum-crc32 of a body the store will take. Returns false
+   after replying. */
+static bool s3_body_checksum(struct mock_request *req)
+{
+	struct s3_request *sreq = s3_req(req);
+	uint32_t crc;
+	bool have;
+
+	if (!s3_checksum_headers(req, true, &have, &crc))
+		return false;
+	if (have) {
+		sreq->check_crc32 = true;
+		sreq->want_crc32 = crc;
+		sreq->crc32 = 0;
+		s3_crc32_b64(crc, sreq->crc32_b64);
+	}
+	return true;
+}
+
 void s3_request_begin(struct mock_request *req)
 {
 	struct s3_request *sreq = s3_req(req);
 
 	if (s3_authenticate(req) < 0)
 		return;
-	if (sreq->op->begin != NULL && !s3_body_framing(req))
+	if (sreq->op->begin != NULL &&
+	    (!s3_body_framing(req) || !s3_body_checksum(req)))
 		return;
 	if (sreq->op->begin != NULL || sreq->check_md5) {
 		sreq->md5 = EVP_MD_CTX_new();

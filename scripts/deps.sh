@@ -14,6 +14,7 @@ packages=(
 	libcurl4-openssl-dev
 	libmicrohttpd-dev
 	libxml2-dev
+	zlib1g-dev
 	awscli
 	s3cmd
 	libs3-dev

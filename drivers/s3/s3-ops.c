@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include "s3-private.h"
 #include "xml.h"
@@ -22,11 +23,15 @@
 /* Reading                                                                    */
 
 /* Starts the GET stream (conditional on etag unless NULL). Returns 1, 0
-   for an empty range (nothing to read), or -errno. */
+   for an empty range (nothing to read), or -errno. A whole-object GET asks
+   for the CRC-32 the store keeps (x-amz-checksum-mode), to check the body
+   against it. */
 static int s3_read_start(struct s3_file *file, const char *etag)
 {
 	struct fs_file *_file = &file->file;
+	struct s3_fs *fs = file->ctx.fs;
 	uint64_t offset = _file->range_offset, length = _file->range_length;
+	bool whole = offset == 0 && length == UINT64_MAX;
 	char *key;
 	int ret;
 
@@ -34,7 +39,7 @@ static int s3_read_start(struct s3_file *file, const char *etag)
 		file->read_done = true;
 		return 0;
 	}
-	key = fs_s3_full_key(file->ctx.fs, _file->key);
+	key = fs_s3_full_key(fs, _file->key);
 	ret = key == NULL ? -ENOMEM
 			  : fs_s3_request_new(&file->ctx, FS_OP_READ, "GET",
 					      key, NULL, &file->read_req);
@@ -42,11 +47,14 @@ static int s3_read_start(struct s3_file *file, const char *etag)
 	if (ret == 0 && etag != NULL)
 		ret = fs_http_request_add_header(file->read_req,
 						 "If-None-Match", etag);
+	if (ret == 0 && whole && !fs->no_verify && !fs->no_checksum)
+		ret = fs_http_request_add_header(
+			file->read_req, "x-amz-checksum-mode", "ENABLED");
 	if (ret < 0)
 		fs_http_request_deinit(&file->read_req);
 	if (ret == 0) {
 		fs_http_request_set_response_stream(file->read_req);
-		if (offset != 0 || length != UINT64_MAX)
+		if (!whole)
 			fs_http_request_set_range(file->read_req, offset,
 						  length);
 		ret = fs_s3_request_start(&file->read_req);
@@ -73,40 +81,79 @@ static bool s3_etag_is_md5(const char *etag)
 	return true;
 }
 
-/* A whole object read is checked against its ETag where that is the
-   object's MD5: not for ranges, multipart objects ("...-N"), SSE-KMS or
-   SSE-C objects (their ETag is no MD5), nor with verify=0. A body that a
-   broken proxy or server cut short with a matching Content-Length is then
-   an error, not silently short data. */
-static void s3_verify_begin(struct s3_file *file)
+/* Is this a whole object with a full-object CRC-32 (not a multipart
+   object's composite "CRC-N")? */
+static bool s3_verify_crc32(struct s3_file *file)
+{
+	struct fs_http_request *req = file->read_req;
+	const char *type = fs_http_request_header(req, "x-amz-checksum-type");
+
+	if (file->ctx.fs->no_checksum ||
+	    (type != NULL && strcmp(type, "FULL_OBJECT") != 0) ||
+	    !fs_s3_crc32_parse(
+		    fs_http_request_header(req, "x-amz-checksum-crc32"),
+		    &file->want_crc))
+		return false;
+	file->read_crc = (uint32_t)crc32_z(0, NULL, 0);
+	return true;
+}
+
+/* Where the ETag is the object's MD5: not for multipart objects ("...-N"),
+   SSE-KMS or SSE-C objects (their ETag is no MD5). */
+static bool s3_verify_md5(struct s3_file *file)
 {
 	struct fs_http_request *req = file->read_req;
 	const char *etag = fs_http_request_header(req, "etag");
 	const char *sse =
 		fs_http_request_header(req, "x-amz-server-side-encryption");
 
-	file->verify = -1;
-	if (file->ctx.fs->no_verify || fs_http_request_status(req) != 200 ||
-	    !s3_etag_is_md5(etag) ||
+	if (!s3_etag_is_md5(etag) ||
 	    (sse != NULL && strncmp(sse, "aws:kms", 7) == 0) ||
 	    fs_http_request_header(
 		    req, "x-amz-server-side-encryption-customer-algorithm") !=
 		    NULL)
-		return;
+		return false;
 	file->md5_ctx = EVP_MD_CTX_new();
 	if (file->md5_ctx == NULL ||
 	    EVP_DigestInit_ex(file->md5_ctx, EVP_md5(), NULL) != 1)
-		return;
+		return false;
 	strcpy(file->read_etag, etag);
-	file->verify = 1;
+	return true;
 }
 
-static int s3_verify_end(struct s3_file *file)
+/* A whole object read (not a range; not with verify=0) is checked against
+   the CRC-32 the store keeps with it (x-amz-checksum-crc32, written by
+   this driver's PUTs), else against its ETag where that is the MD5. A body
+   that a broken proxy or server cut short or damaged with a matching
+   Content-Length is then an error, not silently wrong data. */
+static void s3_verify_begin(struct s3_file *file)
+{
+	file->verify = S3_VERIFY_OFF;
+	if (file->ctx.fs->no_verify ||
+	    fs_http_request_status(file->read_req) != 200)
+		return;
+	if (s3_verify_crc32(file))
+		file->verify = S3_VERIFY_CRC32;
+	else if (s3_verify_md5(file))
+		file->verify = S3_VERIFY_MD5;
+}
+
+static int s3_verify_end(struct s3_file *file, int mode)
 {
 	unsigned char md5[16];
 	unsigned int len = 0;
 	char etag[35];
 
+	if (mode == S3_VERIFY_CRC32) {
+		if (file->read_crc == file->want_crc)
+			return 0;
+		return fs_file_set_error(
+			&file->file, -EIO,
+			"GET %s: the body does not match its CRC-32 %08x (got "
+			"%08x): damaged in transit or in the store (s3)",
+			file->file.key, (unsigned int)file->want_crc,
+			(unsigned int)file->read_crc);
+	}
 	if (EVP_DigestFinal_ex(file->md5_ctx, md5, &len) != 1 || len != 16)
 		return 0;
 	fs_s3_etag_from_md5(md5, etag);
@@ -121,15 +168,24 @@ static int s3_verify_end(struct s3_file *file)
 
 static ssize_t s3_verify(struct s3_file *file, const void *buf, ssize_t ret)
 {
-	if (file->verify == 0 && ret >= 0)
+	int mode;
+
+	if (file->verify == S3_VERIFY_FAILED)
+		return -EIO; /* again, with the message kept */
+	if (file->verify == S3_VERIFY_UNDECIDED && ret >= 0)
 		s3_verify_begin(file);
-	if (file->verify <= 0)
+	mode = file->verify;
+	if (mode <= S3_VERIFY_UNDECIDED)
 		return ret;
-	if (ret > 0 && EVP_DigestUpdate(file->md5_ctx, buf, (size_t)ret) != 1)
-		file->verify = -1;
+	if (ret > 0 && mode == S3_VERIFY_CRC32)
+		file->read_crc =
+			(uint32_t)crc32_z(file->read_crc, buf, (size_t)ret);
+	else if (ret > 0 &&
+		 EVP_DigestUpdate(file->md5_ctx, buf, (size_t)ret) != 1)
+		file->verify = S3_VERIFY_OFF;
 	if (ret == 0) {
-		file->verify = -1;
-		return s3_verify_end(file);
+		ret = s3_verify_end(file, mode);
+		file->verify = ret < 0 ? S3_VERIFY_FAILED : S3_VERIFY_OFF;
 	}
 	return ret;
 }
@@ -144,14 +200,15 @@ ssize_t fs_s3_read(struct fs_file *_file, void *buf, size_t size)
 	if (file->read_req == NULL && (ret = s3_read_start(file, NULL)) <= 0)
 		return ret;
 	ret = fs_http_request_read(file->read_req, buf, size);
-	if (ret >= 0)
+	if (ret >= 0) {
+		/* a failed check has set its message */
 		ret = s3_verify(file, buf, ret);
-	if (ret == 0)
-		file->read_done = true;
-	if (ret >= 0 || ret == -EAGAIN)
+		if (ret == 0)
+			file->read_done = true;
 		return ret;
-	if (ret == -EIO && file->verify < 0 && file->read_etag[0] != '\0')
-		return ret; /* the ETag check failed, message set */
+	}
+	if (ret == -EAGAIN)
+		return ret;
 	/* A range at or past the end reads as empty. */
 	if (fs_http_request_status(file->read_req) == 416) {
 		file->read_done = true;

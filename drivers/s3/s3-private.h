@@ -54,7 +54,7 @@ struct s3_fs {
 	char *host;	/* the Host header */
 	char *region;
 	char *access_key, *secret_key, *session_token;
-	bool anonymous, virtual_style, list_v1, no_verify;
+	bool anonymous, virtual_style, list_v1, no_verify, no_checksum;
 	enum s3_create create, copy_create;
 	unsigned int max_keys, parallel;
 	/* longest key the store takes (key_max=, S3's 1024 by default) */
@@ -76,6 +76,15 @@ struct s3_ctx {
 	struct fs_iter *iter;
 	s3_progress_fn *progress;
 	char payload_hash[FS_SIGV4_HEX_SIZE];
+};
+
+/* How a whole-object GET is checked. */
+enum s3_verify {
+	S3_VERIFY_FAILED = -2, /* the check failed: reads return -EIO */
+	S3_VERIFY_OFF = -1,
+	S3_VERIFY_UNDECIDED = 0,
+	S3_VERIFY_MD5,	 /* the body's MD5 against the ETag */
+	S3_VERIFY_CRC32, /* its CRC-32 against x-amz-checksum-crc32 */
 };
 
 /* What a file's one-shot request is doing. */
@@ -100,6 +109,7 @@ struct s3_part {
 	unsigned char *data;
 	size_t size;
 	unsigned int number;
+	uint32_t crc;
 	char md5_b64[32];
 };
 
@@ -110,9 +120,13 @@ struct s3_upload {
 	struct s3_part **parts;
 	unsigned int count;
 	uint64_t bytes;
-	/* ETags of the finished parts: etags[number - 1]. */
+	/* ETags and CRC-32s of the finished parts: etags[number - 1]. */
 	char **etags;
+	uint32_t *crcs;
 	unsigned int etags_alloc;
+	/* CRC-32 of the whole object so far (parts are cut in order), given
+	   to CompleteMultipartUpload as a FULL_OBJECT checksum. */
+	uint32_t crc;
 	/* The first part failure, with its message. */
 	int error;
 	char *error_msg;
@@ -127,12 +141,14 @@ struct s3_file {
 	/* The one-shot request (HEAD, PUT, DELETE, COPY...) and its step. */
 	struct fs_http_request *req;
 	enum s3_step step;
-	/* The streamed GET, and the MD5 of a whole object read checked against
-	   its ETag (verify: 0 undecided, 1 on, -1 off). */
+	/* The streamed GET. A whole object read is checked against the CRC-32
+	   the store keeps with it, else against its ETag where that is the
+	   MD5 (verify: 0 undecided, -1 off, S3_VERIFY_*). */
 	struct fs_http_request *read_req;
 	bool read_done;
 	int verify;
 	void *md5_ctx;
+	uint32_t read_crc, want_crc;
 	char read_etag[FS_ETAG_MAX];
 	/* Writing: the bytes of a small object, or of the coming parts. */
 	unsigned char *buf;
@@ -173,6 +189,16 @@ int fs_s3_request_new(struct s3_ctx *ctx, enum fs_op op, const char *method,
    -EIO. */
 int fs_s3_request_set_body(struct s3_ctx *ctx, struct fs_http_request *req,
 			   const void *data, size_t size);
+/* Adds x-amz-checksum-crc32 for the body, unless checksum=none; crc_r
+   receives the CRC-32 either way. Returns 0 or -errno. */
+int fs_s3_request_set_crc32(struct s3_ctx *ctx, struct fs_http_request *req,
+			    const void *data, size_t size, uint32_t *crc_r);
+/* Formats crc as an x-amz-checksum-crc32 value (9 bytes with the NUL). */
+void fs_s3_crc32_format(uint32_t crc, char b64_r[16]);
+/* Parses an x-amz-checksum-crc32 value (base64 of the big-endian CRC).
+   Returns false if it is not one. */
+bool fs_s3_crc32_parse(const char *value, uint32_t *crc_r);
+
 /* Sets Content-MD5 for the body (b64_r receives it, >= 25 bytes). Returns 0
    or -errno. */
 int fs_s3_request_set_md5(struct fs_http_request *req, const void *data,

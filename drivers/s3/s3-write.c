@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include "s3-private.h"
 #include "xml.h"
@@ -201,6 +202,7 @@ static int s3_put_start(struct s3_file *file)
 	static const char empty[1] = "";
 	unsigned char md5[16];
 	char b64[32], etag[35];
+	uint32_t crc;
 	const void *data = file->buf != NULL ? (const void *)file->buf : empty;
 	int ret;
 
@@ -211,6 +213,9 @@ static int s3_put_start(struct s3_file *file)
 	if (ret == 0)
 		ret = fs_s3_request_set_md5(file->req, data, file->len, b64,
 					    md5);
+	if (ret == 0)
+		ret = fs_s3_request_set_crc32(&file->ctx, file->req, data,
+					      file->len, &crc);
 	if (ret < 0) {
 		fs_http_request_deinit(&file->req);
 		return fs_file_set_error(&file->file, ret,
@@ -376,6 +381,25 @@ static int s3_mp_create_result(struct s3_file *file)
 	return s3_req_done(file, 0);
 }
 
+/* With checksum=crc32, CreateMultipartUpload asks for (and
+   CompleteMultipartUpload gives) a FULL_OBJECT CRC-32: the object's CRC
+   as a whole, which a GET can check, not a checksum of part checksums. */
+static int s3_add_checksum_type(struct s3_file *file, const char *name,
+				const char *value)
+{
+	int ret;
+
+	if (s3_file_fs(file)->no_checksum)
+		return 0;
+	ret = fs_http_request_add_header(file->req, name, value);
+	if (ret == 0)
+		ret = fs_http_request_add_header(
+			file->req, "x-amz-checksum-type", "FULL_OBJECT");
+	if (ret < 0)
+		fs_http_request_deinit(&file->req);
+	return ret;
+}
+
 /* Returns 0 once the upload exists, -EAGAIN while it is being created. */
 static int s3_mp_create(struct s3_file *file)
 {
@@ -384,6 +408,11 @@ static int s3_mp_create(struct s3_file *file)
 	if (file->req == NULL) {
 		/* POST: not retried, a lost reply would orphan an upload */
 		ret = s3_write_request(file, "POST", "uploads", true, false);
+		if (ret == 0)
+			ret = s3_add_checksum_type(file,
+						   "x-amz-checksum-"
+						   "algorithm",
+						   "CRC32");
 		if (ret < 0)
 			return fs_file_set_error(&file->file, ret,
 						 "CreateMultipartUpload %s: "
@@ -398,10 +427,11 @@ static int s3_mp_create(struct s3_file *file)
 	return s3_mp_create_result(file);
 }
 
-static int s3_mp_set_etag(struct s3_upload *mp, unsigned int number,
+static int s3_mp_set_etag(struct s3_upload *mp, const struct s3_part *part,
 			  const char *etag)
 {
-	unsigned int alloc = mp->etags_alloc;
+	unsigned int alloc = mp->etags_alloc, number = part->number;
+	uint32_t *crcs;
 	char **p;
 
 	if (number > alloc) {
@@ -413,10 +443,15 @@ static int s3_mp_set_etag(struct s3_upload *mp, unsigned int number,
 		memset(p + mp->etags_alloc, 0,
 		       (alloc - mp->etags_alloc) * sizeof(*p));
 		mp->etags = p;
+		crcs = realloc(mp->crcs, alloc * sizeof(*crcs));
+		if (crcs == NULL)
+			return -ENOMEM;
+		mp->crcs = crcs;
 		mp->etags_alloc = alloc;
 	}
 	free(mp->etags[number - 1]);
 	mp->etags[number - 1] = strdup(etag);
+	mp->crcs[number - 1] = part->crc;
 	return mp->etags[number - 1] != NULL ? 0 : -ENOMEM;
 }
 
@@ -457,7 +492,7 @@ static void s3_part_done(struct s3_part *part, struct fs_http_request *req)
 			 "UploadPart %s: part %u: no ETag in the reply (s3)",
 			 file->file.key, part->number);
 		s3_mp_fail(mp, -EIO, msg);
-	} else if (ret == 0 && s3_mp_set_etag(mp, part->number, etag) < 0) {
+	} else if (ret == 0 && s3_mp_set_etag(mp, part, etag) < 0) {
 		s3_mp_fail(mp, -ENOMEM, "UploadPart: out of memory");
 	} else if (ret < 0) {
 		snprintf(what, sizeof(what), "UploadPart %u of", part->number);
@@ -501,6 +536,9 @@ static int s3_part_request(struct s3_file *file, struct s3_part *part)
 	if (ret == 0)
 		ret = fs_s3_request_set_md5(part->req, part->data, part->size,
 					    part->md5_b64, md5);
+	if (ret == 0)
+		ret = fs_s3_request_set_crc32(&part->ctx, part->req, part->data,
+					      part->size, &part->crc);
 	if (ret == 0)
 		ret = fs_s3_request_start(&part->req);
 	else
@@ -581,6 +619,7 @@ static int s3_part_send(struct s3_file *file, size_t size)
 	mp->next_number++;
 	mp->parts[mp->count++] = part;
 	mp->bytes += size;
+	mp->crc = (uint32_t)crc32_combine(mp->crc, part->crc, (z_off_t)size);
 	return 0;
 }
 
@@ -650,9 +689,10 @@ ssize_t fs_s3_write(struct fs_file *_file, const void *data, size_t size)
 /* ------------------------------------------------------------------------ */
 /* Multipart: complete                                                        */
 
-static int s3_complete_xml(struct s3_upload *mp)
+static int s3_complete_xml(struct s3_file *file, struct s3_upload *mp)
 {
-	char num[32];
+	bool crc = !s3_file_fs(file)->no_checksum;
+	char num[32], b64[16];
 	unsigned int i;
 	int ret;
 
@@ -680,8 +720,23 @@ static int s3_complete_xml(struct s3_upload *mp)
 						    mp->etags[i]);
 		if (ret == 0)
 			ret = fs_xml_append(&mp->complete_xml,
+					    &mp->complete_len, "</ETag>");
+		if (ret == 0 && crc) {
+			fs_s3_crc32_format(mp->crcs[i], b64);
+			ret = fs_xml_append(&mp->complete_xml,
 					    &mp->complete_len,
-					    "</ETag></Part>");
+					    "<ChecksumCRC32>");
+			if (ret == 0)
+				ret = fs_xml_append(&mp->complete_xml,
+						    &mp->complete_len, b64);
+			if (ret == 0)
+				ret = fs_xml_append(&mp->complete_xml,
+						    &mp->complete_len,
+						    "</ChecksumCRC32>");
+		}
+		if (ret == 0)
+			ret = fs_xml_append(&mp->complete_xml,
+					    &mp->complete_len, "</Part>");
 	}
 	if (ret == 0)
 		ret = fs_xml_append(&mp->complete_xml, &mp->complete_len,
@@ -692,8 +747,8 @@ static int s3_complete_xml(struct s3_upload *mp)
 static int s3_complete_start(struct s3_file *file)
 {
 	struct s3_upload *mp = file->mp;
-	char *id = NULL, *query = NULL;
-	int ret = s3_complete_xml(mp);
+	char *id = NULL, *query = NULL, b64[16];
+	int ret = s3_complete_xml(file, mp);
 
 	if (ret == 0 && (fs_sigv4_uri_encode(mp->upload_id, true, &id) < 0 ||
 			 asprintf(&query, "uploadId=%s", id) < 0))
@@ -709,6 +764,10 @@ static int s3_complete_start(struct s3_file *file)
 		ret = fs_s3_request_set_body(&file->ctx, file->req,
 					     mp->complete_xml,
 					     mp->complete_len);
+		fs_s3_crc32_format(mp->crc, b64);
+		if (ret == 0)
+			ret = s3_add_checksum_type(file, "x-amz-checksum-crc32",
+						   b64);
 	}
 	if (ret < 0) {
 		fs_http_request_deinit(&file->req);
@@ -762,6 +821,7 @@ static void s3_mp_free(struct s3_file *file)
 	for (i = 0; i < mp->etags_alloc; i++)
 		free(mp->etags[i]);
 	free(mp->etags);
+	free(mp->crcs);
 	free(mp->parts);
 	free(mp->upload_id);
 	free(mp->error_msg);

@@ -5,6 +5,7 @@
  *      &create=if-none-match|head&copy_create=if-none-match|head
  *      &multipart_threshold=5M&part_size=5M
  *      &min_part_size=5M&parallel=2&max_keys=1000&anonymous=1&verify=1
+ *      &checksum=crc32|none
  *      &key_max=1024&metadata_max=2048 (for stores that take less than S3)
  *
  * PREFIX (may be empty) is prepended to every key as "PREFIX/". Credentials
@@ -16,6 +17,17 @@
  * virtual-hosted ones (BUCKET.host) otherwise. libcurl (7.78 and later)
  * resolves every *.localhost name to loopback by itself, so virtual-hosted
  * style works against a local server at http://localhost:PORT.
+ *
+ * Integrity: every upload carries Content-MD5 (which every S3 store checks)
+ * and, unless checksum=none, x-amz-checksum-crc32; multipart uploads ask
+ * for a FULL_OBJECT CRC-32 and give it to CompleteMultipartUpload. A
+ * whole-object GET (unless verify=0) asks for the stored CRC-32
+ * (x-amz-checksum-mode) and checks the body against it, else against the
+ * ETag where that is the MD5 (objects written by other clients, stores
+ * without flexible checksums): a damaged or cut body is -EIO, never data.
+ * CRC-32 because it costs 1.3 us per 8 KiB here against 9.6 us for MD5,
+ * which was a quarter of a small GET's time; checksum=none is for stores
+ * that refuse the x-amz-checksum-* headers.
  *
  * Every request is signed with SigV4 in the transport's sign callback, so
  * that each retry carries a fresh X-Amz-Date. Memory bodies are signed with
@@ -30,6 +42,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include "s3-private.h"
 #include "xml.h"
@@ -132,6 +145,9 @@ static int s3_parse_option(struct s3_fs *fs, const struct fs_kv *kv,
 		return s3_enum_option(fs, kv, "0", "1", &fs->anonymous);
 	if (strcmp(n, "verify") == 0)
 		return s3_enum_option(fs, kv, "1", "0", &fs->no_verify);
+	if (strcmp(n, "checksum") == 0)
+		return s3_enum_option(fs, kv, "crc32", "none",
+				      &fs->no_checksum);
 	if (strcmp(n, "multipart_threshold") == 0)
 		return s3_size_option(fs, kv, &fs->threshold);
 	if (strcmp(n, "part_size") == 0)
@@ -151,7 +167,7 @@ static int s3_parse_option(struct s3_fs *fs, const struct fs_kv *kv,
 	return fs_set_error(&fs->fs, -EINVAL,
 			    "unknown option '%s' (known: endpoint, region, "
 			    "style, list, create, copy_create, anonymous, "
-			    "verify, "
+			    "verify, checksum, "
 			    "multipart_threshold, part_size, min_part_size, "
 			    "parallel, max_keys, key_max, metadata_max)",
 			    n);
@@ -763,6 +779,41 @@ int fs_s3_request_set_body(struct s3_ctx *ctx, struct fs_http_request *req,
 	if (ret == 0)
 		fs_http_request_set_body(req, data, size);
 	return ret;
+}
+
+int fs_s3_request_set_crc32(struct s3_ctx *ctx, struct fs_http_request *req,
+			    const void *data, size_t size, uint32_t *crc_r)
+{
+	uint32_t crc = (uint32_t)crc32_z(0, data, size);
+	char b64[16];
+
+	*crc_r = crc;
+	if (ctx->fs->no_checksum)
+		return 0;
+	fs_s3_crc32_format(crc, b64);
+	return fs_http_request_add_header(req, "x-amz-checksum-crc32", b64);
+}
+
+void fs_s3_crc32_format(uint32_t crc, char b64_r[16])
+{
+	unsigned char be[4] = {crc >> 24, (crc >> 16) & 0xff, (crc >> 8) & 0xff,
+			       crc & 0xff};
+
+	EVP_EncodeBlock((unsigned char *)b64_r, be, sizeof(be));
+}
+
+bool fs_s3_crc32_parse(const char *value, uint32_t *crc_r)
+{
+	unsigned char be[8];
+
+	/* 4 bytes are 6 base64 characters and "==". */
+	if (value == NULL || strlen(value) != 8 ||
+	    strcmp(value + 6, "==") != 0 ||
+	    EVP_DecodeBlock(be, (const unsigned char *)value, 8) != 6)
+		return false;
+	*crc_r = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 |
+		 (uint32_t)be[2] << 8 | be[3];
+	return true;
 }
 
 int fs_s3_request_set_md5(struct fs_http_request *req, const void *data,

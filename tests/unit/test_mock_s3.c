@@ -1,8 +1,9 @@
 /*
  * The mock server's S3 front end, driven with raw libcurl requests signed
  * with drivers/s3/sigv4.h: objects, authentication, presigned URLs, ranges,
- * conditions, multipart uploads, listings, copies, batch deletes, every
- * fault action, the admin endpoint and the counters.
+ * conditions, multipart uploads, listings, copies, batch deletes, CRC-32
+ * flexible checksums, every fault action, the admin endpoint and the
+ * counters.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -1521,6 +1523,856 @@ static void test_fault_upload_reset(void **state)
 	free(data);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Flexible checksums: CRC-32                                                 */
+
+/* CRC-32 of "123456789" (the check value of the algorithm), 0xCBF43926. */
+#define NINE_CRC "y/Q5Jg=="
+
+static void crc_b64(const void *data, size_t len, char b64[16])
+{
+	uint32_t crc = (uint32_t)crc32_z(0, data, len);
+	unsigned char raw[4] = {(unsigned char)(crc >> 24),
+				(unsigned char)(crc >> 16),
+				(unsigned char)(crc >> 8), (unsigned char)crc};
+
+	EVP_EncodeBlock((unsigned char *)b64, raw, 4);
+}
+
+static void s3h(const char *method, const char *path, const char *query,
+		const char *const *headers, const void *body, size_t len,
+		struct resp *r)
+{
+	struct req rq = {.method = method,
+			 .path = path,
+			 .query = query,
+			 .headers = headers,
+			 .body = body,
+			 .body_len = len};
+
+	do_request(&rq, r);
+}
+
+/* Asserts that header name is value, or absent when value is NULL. */
+static void assert_header(const struct resp *r, const char *name,
+			  const char *value)
+{
+	char buf[256];
+	const char *got = resp_header(r, name, buf, sizeof(buf));
+
+	if (value == NULL) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, value);
+}
+
+/* The checksum headers of a reply: the CRC-32 (with FULL_OBJECT), or
+   neither when crc is NULL. */
+static void assert_crc(const struct resp *r, const char *crc)
+{
+	assert_header(r, "x-amz-checksum-crc32", crc);
+	assert_header(r, "x-amz-checksum-type",
+		      crc != NULL ? "FULL_OBJECT" : NULL);
+}
+
+static void test_crc32_put_get(void **state)
+{
+	static const char *const put_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					    NULL};
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	static const char *const lower_h[] = {"x-amz-checksum-mode: enabled",
+					      NULL};
+	static const char *const range_h[] = {"x-amz-checksum-mode: ENABLED",
+					      "Range: bytes=0-3", NULL};
+	static const char *const whole_h[] = {"x-amz-checksum-mode: ENABLED",
+					      "Range: bytes=0-8", NULL};
+	const char *path = "/" BUCKET "/crc/nine";
+	struct resp r;
+
+	s3h("PUT", path, NULL, put_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+
+	s3h("GET", path, NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, 9);
+	assert_memory_equal(r.body, "123456789", 9);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+	s3h("GET", path, NULL, lower_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+	/* Not asked for: not sent (S3's behaviour). */
+	s3("GET", path, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_memory_equal(r.body, "123456789", 9);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	/* A range has no checksum, even one covering the whole object. */
+	s3h("GET", path, NULL, range_h, NULL, 0, &r);
+	assert_int_equal(r.status, 206);
+	assert_int_equal(r.len, 4);
+	assert_memory_equal(r.body, "1234", 4);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	s3h("GET", path, NULL, whole_h, NULL, 0, &r);
+	assert_int_equal(r.status, 206);
+	assert_int_equal(r.len, 9);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	s3h("GET", path, "partNumber=1", mode_h, NULL, 0, &r);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+
+	s3h("HEAD", path, NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Length", "9");
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+	s3("HEAD", path, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+}
+
+static void test_crc32_conditions(void **state)
+{
+	static const char *const put_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					    NULL};
+	const char *path = "/" BUCKET "/crc/cond";
+	char etag[64], inm[128];
+	const char *hdrs[] = {"x-amz-checksum-mode: ENABLED", inm, NULL};
+	struct resp r;
+
+	s3h("PUT", path, NULL, put_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(resp_header(&r, "ETag", etag, sizeof(etag)));
+	resp_free(&r);
+
+	snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+	s3h("GET", path, NULL, hdrs, NULL, 0, &r);
+	assert_int_equal(r.code, CURLE_OK);
+	assert_int_equal(r.status, 304);
+	assert_int_equal(r.len, 0);
+	assert_header(&r, "ETag", etag);
+	resp_free(&r);
+	s3h("HEAD", path, NULL, hdrs, NULL, 0, &r);
+	assert_int_equal(r.status, 304);
+	resp_free(&r);
+	snprintf(inm, sizeof(inm), "If-Match: \"0123\"");
+	s3h("GET", path, NULL, hdrs, NULL, 0, &r);
+	assert_s3_error(&r, 412, "PreconditionFailed");
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	/* A condition that holds: the object and its checksum. */
+	snprintf(inm, sizeof(inm), "If-Match: %s", etag);
+	s3h("GET", path, NULL, hdrs, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_memory_equal(r.body, "123456789", 9);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+}
+
+static void test_crc32_sizes_and_replace(void **state)
+{
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	static const char *const empty_h[] = {"x-amz-checksum-crc32: AAAAAA==",
+					      NULL};
+	char line[64], b64[16], *data = pattern(300000, 21);
+	const char *hdrs[] = {line, NULL};
+	struct resp r;
+
+	/* The empty body's CRC-32 is 0. */
+	s3h("PUT", "/" BUCKET "/crc/empty", NULL, empty_h, "", 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, "AAAAAA==");
+	resp_free(&r);
+	s3h("GET", "/" BUCKET "/crc/empty", NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.len, 0);
+	assert_crc(&r, "AAAAAA==");
+	resp_free(&r);
+
+	/* A body that arrives in many pieces. */
+	crc_b64(data, 300000, b64);
+	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", b64);
+	s3h("PUT", "/" BUCKET "/crc/big", NULL, hdrs, data, 300000, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	s3h("GET", "/" BUCKET "/crc/big", NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.len, 300000);
+	assert_memory_equal(r.body, data, 300000);
+	assert_crc(&r, b64);
+	resp_free(&r);
+
+	/* Replaced without a checksum: the new object has none. */
+	s3("PUT", "/" BUCKET "/crc/big", NULL, "plain", 5, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	s3h("GET", "/" BUCKET "/crc/big", NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_memory_equal(r.body, "plain", 5);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	free(data);
+}
+
+static void test_crc32_bad_put(void **state)
+{
+	static const char *const wrong_h[] = {"x-amz-checksum-crc32: AAAAAA==",
+					      NULL};
+	static const char *const old_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					    NULL};
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	static const char *const malformed[] = {
+		"notbase64", "y/Q5Jg",	 "y/Q5Jg=",	 "y/Q5Jh==",
+		"AAAAAAAA",  "AAAAAAA=", "y/Q5Jg==AAAA", "y/Q5*g==",
+	};
+	char line[64], b64[16], *data = pattern(300000, 22);
+	const char *hdrs[] = {line, NULL};
+	struct resp r;
+	size_t i;
+
+	/* A new key: refused, nothing stored. */
+	s3h("PUT", "/" BUCKET "/crc/bad", NULL, wrong_h, "123456789", 9, &r);
+	assert_s3_error(&r, 400, "BadDigest");
+	assert_non_null(strstr(r.body, "The CRC32 you specified did not "
+				       "match the calculated checksum."));
+	resp_free(&r);
+	s3("HEAD", "/" BUCKET "/crc/bad", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	assert_int_equal(fs_mock_backend_count(mock, "b/" BUCKET "/crc/bad"),
+			 0);
+
+	/* A large body off by its last byte. */
+	crc_b64(data, 300000, b64);
+	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", b64);
+	data[299999] ^= 0x01;
+	s3h("PUT", "/" BUCKET "/crc/bad", NULL, hdrs, data, 300000, &r);
+	assert_s3_error(&r, 400, "BadDigest");
+	resp_free(&r);
+	assert_int_equal(fs_mock_backend_count(mock, "b/" BUCKET "/crc/bad"),
+			 0);
+
+	/* An existing key keeps its old version and checksum. */
+	s3h("PUT", "/" BUCKET "/crc/old", NULL, old_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	s3h("PUT", "/" BUCKET "/crc/old", NULL, old_h, "987654321", 9, &r);
+	assert_s3_error(&r, 400, "BadDigest");
+	resp_free(&r);
+	s3h("GET", "/" BUCKET "/crc/old", NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_memory_equal(r.body, "123456789", 9);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+
+	for (i = 0; i < sizeof(malformed) / sizeof(*malformed); i++) {
+		snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s",
+			 malformed[i]);
+		s3h("PUT", "/" BUCKET "/crc/bad", NULL, hdrs, "123456789", 9,
+		    &r);
+		assert_s3_error(&r, 400, "InvalidRequest");
+		assert_non_null(strstr(r.body, "Value for x-amz-checksum-crc32 "
+					       "header is invalid."));
+		resp_free(&r);
+	}
+	s3("HEAD", "/" BUCKET "/crc/bad", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	free(data);
+}
+
+static void test_crc32_unsupported(void **state)
+{
+	static const char *const names[] = {
+		"x-amz-checksum-crc32c: 4waSgw==",
+		"x-amz-checksum-crc64nvme: rosUhgp5mIg=",
+		"x-amz-checksum-sha1: 98O8HYCOBHMq32eZZczDTKeuNEE=",
+		"x-amz-checksum-sha256: "
+		"FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=",
+		"X-Amz-Checksum-Sha256: "
+		"FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=",
+		"x-amz-sdk-checksum-algorithm: SHA256",
+	};
+	static const char *const sdk_h[] = {
+		"x-amz-sdk-checksum-algorithm: CRC32", NULL};
+	static const char *const sdk_ok_h[] = {
+		"x-amz-sdk-checksum-algorithm: CRC32",
+		"x-amz-checksum-crc32: " NINE_CRC, NULL};
+	const char *hdrs[] = {NULL, NULL};
+	char name[64];
+	struct resp r;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		hdrs[0] = names[i];
+		s3h("PUT", "/" BUCKET "/crc/other", NULL, hdrs, "123456789", 9,
+		    &r);
+		assert_s3_error(&r, 501, "NotImplemented");
+		/* The message names the header. */
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(strchr(names[i], ':') - names[i]), names[i]);
+		assert_non_null(strstr(r.body, name));
+		assert_non_null(strstr(r.body, "CRC32"));
+		resp_free(&r);
+	}
+	s3h("PUT", "/" BUCKET "/crc/other", NULL, sdk_h, "123456789", 9, &r);
+	assert_s3_error(&r, 400, "InvalidRequest");
+	resp_free(&r);
+	s3("HEAD", "/" BUCKET "/crc/other", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	s3h("PUT", "/" BUCKET "/crc/other", NULL, sdk_ok_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+}
+
+static void test_crc32_copy(void **state)
+{
+	static const char *const put_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					    "x-amz-meta-kind: nine", NULL};
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	static const char *const copy_h[] = {
+		"x-amz-copy-source: /" BUCKET "/crc/src", NULL};
+	static const char *const repl_h[] = {
+		"x-amz-copy-source: /" BUCKET "/crc/src",
+		"x-amz-metadata-directive: REPLACE", "x-amz-meta-kind: other",
+		NULL};
+	static const char *const plain_h[] = {
+		"x-amz-copy-source: /" BUCKET "/crc/plain", NULL};
+	static const char *const algo_h[] = {
+		"x-amz-copy-source: /" BUCKET "/crc/plain",
+		"x-amz-checksum-algorithm: CRC32", NULL};
+	static const char *const sha_h[] = {
+		"x-amz-copy-source: /" BUCKET "/crc/plain",
+		"x-amz-checksum-algorithm: SHA256", NULL};
+	char buf[64];
+	struct resp r;
+
+	s3h("PUT", "/" BUCKET "/crc/src", NULL, put_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	put_object("/" BUCKET "/crc/plain", "123456789", 9);
+
+	s3h("PUT", "/" BUCKET "/crc/dst", NULL, copy_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	assert_string_equal(buf, NINE_CRC);
+	assert_non_null(xml_get(&r, "ChecksumType", buf, sizeof(buf)));
+	assert_string_equal(buf, "FULL_OBJECT");
+	resp_free(&r);
+	s3h("GET", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
+	assert_memory_equal(r.body, "123456789", 9);
+	assert_crc(&r, NINE_CRC);
+	assert_header(&r, "x-amz-meta-kind", "nine");
+	resp_free(&r);
+
+	/* New metadata, same bytes: same checksum. */
+	s3h("PUT", "/" BUCKET "/crc/dst", NULL, repl_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	assert_string_equal(buf, NINE_CRC);
+	resp_free(&r);
+	s3h("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
+	assert_crc(&r, NINE_CRC);
+	assert_header(&r, "x-amz-meta-kind", "other");
+	resp_free(&r);
+
+	/* No checksum to keep: none, unless asked for. */
+	s3h("PUT", "/" BUCKET "/crc/dst", NULL, plain_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	resp_free(&r);
+	s3h("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_crc(&r, NULL);
+	resp_free(&r);
+	s3h("PUT", "/" BUCKET "/crc/dst", NULL, algo_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	assert_string_equal(buf, NINE_CRC);
+	resp_free(&r);
+	s3h("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+	s3h("PUT", "/" BUCKET "/crc/dst", NULL, sha_h, NULL, 0, &r);
+	assert_s3_error(&r, 501, "NotImplemented");
+	resp_free(&r);
+}
+
+/* Starts an upload with the given extra headers; returns the status. */
+static long create_upload_h(const char *path, const char *const *headers,
+			    char id[64], struct resp *r)
+{
+	s3h("POST", path, "uploads", headers, NULL, 0, r);
+	if (r->status == 200)
+		assert_non_null(xml_get(r, "UploadId", id, 64));
+	return r->status;
+}
+
+/* Appends <Part> with an optional <ChecksumCRC32>. */
+static size_t complete_part_xml(char *xml, size_t size, size_t len, int num,
+				const char *etag, const char *crc)
+{
+	len += (size_t)snprintf(xml + len, size - len,
+				"<Part><PartNumber>%d</PartNumber>"
+				"<ETag>%s</ETag>",
+				num, etag);
+	if (crc != NULL)
+		len += (size_t)snprintf(xml + len, size - len,
+					"<ChecksumCRC32>%s</ChecksumCRC32>",
+					crc);
+	len += (size_t)snprintf(xml + len, size - len, "</Part>");
+	return len;
+}
+
+static void test_crc32_multipart(void **state)
+{
+	static const char *const crc_h[] = {"x-amz-checksum-algorithm: CRC32",
+					    "x-amz-checksum-type: FULL_OBJECT",
+					    NULL};
+	static const char *const nine_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					     NULL};
+	static const char *const bad_h[] = {"x-amz-checksum-crc32: AAAAAA==",
+					    NULL};
+	static const char *const copy_h[] = {
+		"x-amz-copy-source: /" BUCKET "/crc/mp-src", NULL};
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	const char *path = "/" BUCKET "/crc/mp";
+	size_t size1 = 5u << 20, len;
+	char *whole = malloc(size1 + 9), id[64], query[128], line[64];
+	char crc1[16], crcw[16], etag1[64], etag2[64], buf[64], xml[1024];
+	const char *hdrs[] = {line, NULL}, *done_h[] = {line, NULL};
+	struct resp r;
+
+	assert_non_null(whole);
+	{
+		char *p1 = pattern(size1, 31);
+
+		memcpy(whole, p1, size1);
+		free(p1);
+	}
+	memcpy(whole + size1, "123456789", 9);
+	crc_b64(whole, size1, crc1);
+	crc_b64(whole, size1 + 9, crcw);
+	put_object("/" BUCKET "/crc/mp-src", "123456789", 9);
+
+	assert_int_equal(create_upload_h(path, crc_h, id, &r), 200);
+	assert_header(&r, "x-amz-checksum-algorithm", "CRC32");
+	assert_header(&r, "x-amz-checksum-type", "FULL_OBJECT");
+	resp_free(&r);
+	snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", id);
+
+	/* Every part carries its CRC-32, and it is checked. */
+	s3("PUT", path, query, whole, size1, &r);
+	assert_s3_error(&r, 400, "InvalidRequest");
+	resp_free(&r);
+	s3h("PUT", path, query, bad_h, whole, size1, &r);
+	assert_s3_error(&r, 400, "BadDigest");
+	resp_free(&r);
+	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", crc1);
+	s3h("PUT", path, query, hdrs, whole, size1, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "x-amz-checksum-crc32", crc1);
+	assert_non_null(resp_header(&r, "ETag", etag1, sizeof(etag1)));
+	resp_free(&r);
+	/* A copied part gets its CRC-32 computed. */
+	snprintf(query, sizeof(query), "partNumber=2&uploadId=%s", id);
+	s3h("PUT", path, query, copy_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	assert_string_equal(buf, NINE_CRC);
+	assert_non_null(xml_get(&r, "ETag", etag2, sizeof(etag2)));
+	resp_free(&r);
+
+	snprintf(query, sizeof(query), "uploadId=%s", id);
+	s3("GET", path, query, NULL, 0, &r);
+	assert_int_equal(xml_count(&r, "<Part>"), 2);
+	assert_int_equal(xml_count(&r, "<ChecksumCRC32>"), 2);
+	assert_non_null(strstr(r.body, "<ChecksumCRC32>" NINE_CRC));
+	resp_free(&r);
+
+	/* The wrong object checksum: 400, the upload stays. */
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, NULL);
+	len = complete_part_xml(xml, sizeof(xml), len, 2, etag2, NULL);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", crc1);
+	s3h("POST", path, query, done_h, xml, strlen(xml), &r);
+	assert_s3_error(&r, 400, "BadDigest");
+	resp_free(&r);
+	s3("GET", path, query, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(xml_count(&r, "<Part>"), 2);
+	resp_free(&r);
+	s3("HEAD", path, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+
+	/* A listed part checksum that is not the part's: InvalidPart. */
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, NINE_CRC);
+	len = complete_part_xml(xml, sizeof(xml), len, 2, etag2, NINE_CRC);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", crcw);
+	s3h("POST", path, query, done_h, xml, strlen(xml), &r);
+	assert_s3_error(&r, 400, "InvalidPart");
+	resp_free(&r);
+
+	/* Right: the object has the combined CRC-32. */
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, crc1);
+	len = complete_part_xml(xml, sizeof(xml), len, 2, etag2, NINE_CRC);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	s3h("POST", path, query, done_h, xml, strlen(xml), &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	assert_string_equal(buf, crcw);
+	assert_non_null(xml_get(&r, "ChecksumType", buf, sizeof(buf)));
+	assert_string_equal(buf, "FULL_OBJECT");
+	resp_free(&r);
+	assert_int_equal(fs_mock_backend_count(mock, "u/"), 0);
+	s3h("GET", path, NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, size1 + 9);
+	assert_memory_equal(r.body, whole, size1 + 9);
+	assert_crc(&r, crcw);
+	resp_free(&r);
+
+	/* Completed without a checksum header: computed all the same. */
+	assert_int_equal(create_upload_h(path, crc_h, id, &r), 200);
+	resp_free(&r);
+	snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", id);
+	s3h("PUT", path, query, nine_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(resp_header(&r, "ETag", etag1, sizeof(etag1)));
+	resp_free(&r);
+	snprintf(query, sizeof(query), "uploadId=%s", id);
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, NULL);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	s3("POST", path, query, xml, strlen(xml), &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	assert_string_equal(buf, NINE_CRC);
+	resp_free(&r);
+	s3h("HEAD", path, NULL, mode_h, NULL, 0, &r);
+	assert_header(&r, "Content-Length", "9");
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+	assert_int_equal(fs_mock_backend_count(mock, "u/"), 0);
+	free(whole);
+}
+
+static void test_crc32_multipart_refused(void **state)
+{
+	static const char *const bad_combos[][3] = {
+		{"x-amz-checksum-algorithm: SHA256",
+		 "x-amz-checksum-type: FULL_OBJECT", NULL},
+		{"x-amz-checksum-algorithm: CRC32",
+		 "x-amz-checksum-type: COMPOSITE", NULL},
+		{"x-amz-checksum-algorithm: CRC32", NULL, NULL},
+		{"x-amz-checksum-type: FULL_OBJECT", NULL, NULL},
+	};
+	static const char *const nine_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					     NULL};
+	static const char *const sha_h[] = {
+		"x-amz-checksum-sha256: "
+		"FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=",
+		NULL};
+	static const char *const type_h[] = {"x-amz-checksum-type: FULL_OBJECT",
+					     NULL};
+	const char *path = "/" BUCKET "/crc/mp-plain";
+	char id[64], query[128], etag[64], xml[512], buf[64];
+	struct resp r;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(bad_combos) / sizeof(*bad_combos); i++) {
+		assert_int_equal(create_upload_h(path, bad_combos[i], id, &r),
+				 501);
+		assert_s3_error(&r, 501, "NotImplemented");
+		assert_non_null(strstr(r.body, "FULL_OBJECT"));
+		resp_free(&r);
+	}
+	assert_int_equal(fs_mock_backend_count(mock, "u/"), 0);
+
+	/* An upload without checksum takes parts without one. */
+	assert_int_equal(create_upload_h(path, NULL, id, &r), 200);
+	assert_header(&r, "x-amz-checksum-algorithm", NULL);
+	resp_free(&r);
+	snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", id);
+	s3h("PUT", path, query, nine_h, "123456789", 9, &r);
+	assert_s3_error(&r, 400, "InvalidRequest");
+	resp_free(&r);
+	s3h("PUT", path, query, sha_h, "123456789", 9, &r);
+	assert_s3_error(&r, 501, "NotImplemented");
+	resp_free(&r);
+	s3("PUT", path, query, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "x-amz-checksum-crc32", NULL);
+	assert_non_null(resp_header(&r, "ETag", etag, sizeof(etag)));
+	resp_free(&r);
+
+	snprintf(query, sizeof(query), "uploadId=%s", id);
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag, NULL);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	s3h("POST", path, query, nine_h, xml, strlen(xml), &r);
+	assert_s3_error(&r, 400, "InvalidRequest");
+	resp_free(&r);
+	s3h("POST", path, query, type_h, xml, strlen(xml), &r);
+	assert_s3_error(&r, 400, "InvalidRequest");
+	resp_free(&r);
+	s3h("POST", path, query, sha_h, xml, strlen(xml), &r);
+	assert_s3_error(&r, 501, "NotImplemented");
+	resp_free(&r);
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag, NINE_CRC);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	s3("POST", path, query, xml, strlen(xml), &r);
+	assert_s3_error(&r, 400, "InvalidPart");
+	resp_free(&r);
+	/* All refused: the upload is whole, and completes as before. */
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag, NULL);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	s3("POST", path, query, xml, strlen(xml), &r);
+	assert_int_equal(r.status, 200);
+	assert_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	resp_free(&r);
+	assert_int_equal(fs_mock_backend_count(mock, "u/"), 0);
+}
+
+/* Flips bit 0 of the byte at off of a file, in place (its metadata stays). */
+static void flip_on_disk(const char *path, long off)
+{
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_int_not_equal(c, EOF);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	assert_int_equal(fputc(c ^ 0x01, f), c ^ 0x01);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A store that damaged what it holds: the checksum still tells, and
+   copies and completions refuse to spread the damage. */
+static void test_crc32_damaged_store(void **state)
+{
+	static const char *const nine_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
+					     NULL};
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	static const char *const copy_h[] = {"x-amz-copy-source: /disk/crc/src",
+					     NULL};
+	static const char *const crc_h[] = {"x-amz-checksum-algorithm: CRC32",
+					    "x-amz-checksum-type: FULL_OBJECT",
+					    NULL};
+	char dir[] = "/tmp/test_mock_s3.XXXXXX", spec[64], file[256];
+	char id[64], query[128], etag[64], xml[512], cmd[128];
+	struct fs_mock_settings set;
+	struct fs_mock *saved = mock, *other;
+	char *error = NULL;
+	struct resp r;
+	size_t len;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec, sizeof(spec), "posix:%s", dir);
+	fs_mock_settings_init(&set);
+	set.backend = spec;
+	other = fs_mock_start(&set, &error);
+	assert_non_null(other);
+	mock = other;
+	s3("PUT", "/disk", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	s3h("PUT", "/disk/crc/src", NULL, nine_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	snprintf(file, sizeof(file), "%s/b/disk/crc/src", dir);
+	flip_on_disk(file, 4);
+	s3h("GET", "/disk/crc/src", NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_memory_equal(r.body,
+			    "1234"
+			    "4"
+			    "6789",
+			    9);
+	assert_crc(&r, NINE_CRC);
+	resp_free(&r);
+	s3h("PUT", "/disk/crc/dst", NULL, copy_h, NULL, 0, &r);
+	assert_s3_error(&r, 500, "InternalError");
+	assert_non_null(strstr(r.body, "CRC32"));
+	resp_free(&r);
+	s3("HEAD", "/disk/crc/dst", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+
+	assert_int_equal(create_upload_h("/disk/crc/mp", crc_h, id, &r), 200);
+	resp_free(&r);
+	snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", id);
+	s3h("PUT", "/disk/crc/mp", query, nine_h, "123456789", 9, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(resp_header(&r, "ETag", etag, sizeof(etag)));
+	resp_free(&r);
+	snprintf(file, sizeof(file), "%s/u/disk/%s/part-00001", dir, id);
+	flip_on_disk(file, 0);
+	snprintf(query, sizeof(query), "uploadId=%s", id);
+	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
+	len = complete_part_xml(xml, sizeof(xml), len, 1, etag, NULL);
+	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	s3h("POST", "/disk/crc/mp", query, nine_h, xml, strlen(xml), &r);
+	assert_s3_error(&r, 500, "InternalError");
+	resp_free(&r);
+	s3("HEAD", "/disk/crc/mp", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	/* The upload stays, for an abort. */
+	s3("DELETE", "/disk/crc/mp", query, NULL, 0, &r);
+	assert_int_equal(r.status, 204);
+	resp_free(&r);
+
+	mock = saved;
+	fs_mock_stop(&other);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Asserts that got differs from want in exactly the byte at off, flipped
+   by XOR 0x01 (off >= len: no difference at all). */
+static void assert_one_flip(const char *got, const char *want, size_t len,
+			    size_t off)
+{
+	size_t i, diffs = 0;
+
+	for (i = 0; i < len; i++) {
+		if (got[i] == want[i])
+			continue;
+		diffs++;
+		assert_int_equal(i, off);
+		assert_int_equal((unsigned char)got[i],
+				 (unsigned char)want[i] ^ 0x01);
+	}
+	assert_int_equal(diffs, off < len ? 1 : 0);
+}
+
+static void test_fault_corrupt(void **state)
+{
+	static const char *const mode_h[] = {"x-amz-checksum-mode: ENABLED",
+					     NULL};
+	static const char *const range_h[] = {"Range: bytes=100-199", NULL};
+	static const char *const early_h[] = {"Range: bytes=0-99", NULL};
+	const char *path = "/" BUCKET "/fault/corrupt";
+	char *data = pattern(100000, 41), line[64], b64[16], got[16];
+	const char *hdrs[] = {line, NULL};
+	char *error = NULL;
+	struct resp r;
+
+	crc_b64(data, 100000, b64);
+	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", b64);
+	s3h("PUT", path, NULL, hdrs, data, 100000, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	fs_mock_counters_reset(mock);
+
+	/* Whole length, one byte flipped; the checksum sent is the stored
+	   one, so the client can tell. */
+	assert_true(fs_mock_fault_add(mock,
+				      "key=fault/corrupt,op=GetObject,times=1,"
+				      "action=corrupt,after=5000",
+				      NULL) > 0);
+	s3h("GET", path, NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.code, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Length", "100000");
+	assert_int_equal(r.len, 100000);
+	assert_one_flip(r.body, data, 100000, 5000);
+	assert_crc(&r, b64);
+	crc_b64(r.body, r.len, got);
+	assert_string_not_equal(got, b64);
+	resp_free(&r);
+	/* times=1: the next read is intact. */
+	s3h("GET", path, NULL, mode_h, NULL, 0, &r);
+	assert_int_equal(r.len, 100000);
+	assert_one_flip(r.body, data, 100000, 100000);
+	resp_free(&r);
+
+	/* Default offset 0; beyond the body nothing changes. */
+	fs_mock_fault_add(mock, "key=fault/corrupt,times=1,action=corrupt",
+			  NULL);
+	s3("GET", path, NULL, NULL, 0, &r);
+	assert_int_equal(r.code, CURLE_OK);
+	assert_int_equal(r.len, 100000);
+	assert_one_flip(r.body, data, 100000, 0);
+	resp_free(&r);
+	fs_mock_fault_add(mock,
+			  "key=fault/corrupt,times=1,action=corrupt,"
+			  "after=100000",
+			  NULL);
+	s3("GET", path, NULL, NULL, 0, &r);
+	assert_int_equal(r.code, CURLE_OK);
+	assert_int_equal(r.len, 100000);
+	assert_one_flip(r.body, data, 100000, 100000);
+	resp_free(&r);
+	/* Spent rules stay out of the way: three reads were damaged. */
+	assert_int_equal(fs_mock_counter(mock, "faults"), 3);
+
+	/* The offset is in the object: a range shows the damage where it
+	   covers that byte, and none elsewhere. */
+	fs_mock_fault_add(mock,
+			  "key=fault/corrupt,times=2,action=corrupt,after=150",
+			  NULL);
+	{
+		struct req rq = {
+			.method = "GET", .path = path, .headers = range_h};
+
+		do_request(&rq, &r);
+		assert_int_equal(r.status, 206);
+		assert_int_equal(r.len, 100);
+		assert_one_flip(r.body, data + 100, 100, 50);
+		resp_free(&r);
+		rq.headers = early_h;
+		do_request(&rq, &r);
+		assert_int_equal(r.status, 206);
+		assert_int_equal(r.len, 100);
+		assert_one_flip(r.body, data, 100, 100);
+		resp_free(&r);
+	}
+
+	/* Replies built in memory (a listing) can be damaged too. */
+	fs_mock_fault_add(
+		mock, "op=ListObjectsV2,times=1,action=corrupt,after=0", NULL);
+	s3("GET", "/" BUCKET, "list-type=2&prefix=fault/corrupt", NULL, 0, &r);
+	assert_int_equal(r.code, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_true(r.len > 0);
+	assert_int_equal(r.body[0], '<' ^ 0x01);
+	resp_free(&r);
+
+	assert_int_equal(
+		fs_mock_fault_add(mock, "action=corrupt,after=x", &error),
+		-EINVAL);
+	assert_non_null(strstr(error, "after"));
+	free(error);
+	free(data);
+}
+
 /* A raw request to the admin endpoint. */
 static void admin(const char *method, const char *what, const char *body,
 		  struct resp *r)
@@ -1731,11 +2583,23 @@ int main(void)
 		cmocka_unit_test_setup(test_list_delimiter, test_setup),
 		cmocka_unit_test_setup(test_copy, test_setup),
 		cmocka_unit_test_setup(test_delete_objects, test_setup),
+		cmocka_unit_test_setup(test_crc32_put_get, test_setup),
+		cmocka_unit_test_setup(test_crc32_conditions, test_setup),
+		cmocka_unit_test_setup(test_crc32_sizes_and_replace,
+				       test_setup),
+		cmocka_unit_test_setup(test_crc32_bad_put, test_setup),
+		cmocka_unit_test_setup(test_crc32_unsupported, test_setup),
+		cmocka_unit_test_setup(test_crc32_copy, test_setup),
+		cmocka_unit_test_setup(test_crc32_multipart, test_setup),
+		cmocka_unit_test_setup(test_crc32_multipart_refused,
+				       test_setup),
+		cmocka_unit_test_setup(test_crc32_damaged_store, test_setup),
 		cmocka_unit_test_setup(test_fault_error, test_setup),
 		cmocka_unit_test_setup(test_fault_probability, test_setup),
 		cmocka_unit_test_setup(test_fault_delay_and_drip, test_setup),
 		cmocka_unit_test_setup(test_fault_cut_bodies, test_setup),
 		cmocka_unit_test_setup(test_fault_upload_reset, test_setup),
+		cmocka_unit_test_setup(test_fault_corrupt, test_setup),
 		cmocka_unit_test_setup(test_admin, test_setup),
 		cmocka_unit_test_setup(test_counters, test_setup),
 		cmocka_unit_test_setup(test_parallel, test_setup),

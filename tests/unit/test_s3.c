@@ -689,6 +689,91 @@ static void test_ranges(void **state)
 
 /* fs_file_revalidate() is one conditional GET: 304 unchanged, 200 changed
    (and the new object is what the file reads), 404 gone. */
+/* Reads key, expecting the whole-object check to fail: -EIO, no data, and
+   a message naming what did not match. */
+static void expect_damaged(struct fs *fs, const char *key, const char *what)
+{
+	struct fs_file *file;
+	void *got = NULL;
+	size_t got_size = 0;
+
+	assert_int_equal(fs_file_init(fs, key, FS_OPEN_READ, &file), 0);
+	assert_int_equal(fs_read_all(file, &got, &got_size), -EIO);
+	assert_null(got);
+	assert_contains(fs_file_last_error(file), what);
+	assert_contains(fs_file_last_error(file), key);
+	fs_file_deinit(&file);
+}
+
+/* Every PUT and part carries its CRC-32 (x-amz-checksum-crc32), which the
+   store checks and keeps, a multipart object as one FULL_OBJECT CRC; a
+   whole-object GET asks for it and checks the body against it, so one
+   flipped byte is an error for single and multipart objects alike (a
+   multipart ETag is no MD5). With checksum=none the MD5 ETag still catches
+   it for a single PUT. Ranges and verify=0 are not checked. */
+static void test_checksums(void **state)
+{
+	const size_t big = 3 * 64 * 1024 + 99;
+	unsigned char *data = pattern(big, 7);
+	struct fs *fs = s3_open("crc", "multipart_threshold=100k&"
+				       "part_size=64k");
+	struct fs *plain = s3_open("crc", "checksum=none&"
+					  "multipart_threshold=100k&"
+					  "part_size=64k");
+	struct fs *noverify = s3_open("crc", "verify=0");
+	struct fs_settings set;
+	struct fs *bad = NULL;
+	const char *error = NULL;
+	struct fs_file *file;
+	char spec[256];
+	unsigned char buf[64];
+
+	put(fs, "small", data, 5000);
+	put(fs, "big", data, big);
+	put(plain, "small-plain", data, 5000);
+	put(plain, "big-plain", data, big);
+	assert_int_equal(counter("PutObject"), 2);
+	assert_int_equal(counter("CompleteMultipartUpload"), 2);
+	expect(fs, "small", data, 5000);
+	expect(fs, "big", data, big);
+	expect(fs, "big-plain", data, big);
+
+	add_fault("op=GetObject,action=corrupt,after=100");
+	expect_damaged(fs, "small", "CRC-32");
+	expect_damaged(fs, "big", "CRC-32");
+	expect_damaged(plain, "small", "ETag");
+	expect_damaged(fs, "small-plain", "ETag");
+	/* a damaged read is not retried into success: one GET each */
+	assert_int_equal(counter("GetObject"), 3 + 4);
+
+	/* a range is not checked: its bytes are the server's */
+	assert_int_equal(fs_file_init(fs, "small", FS_OPEN_READ, &file), 0);
+	fs_file_set_range(file, 90, 20);
+	assert_int_equal(fs_read(file, buf, sizeof(buf)), 20);
+	assert_memory_equal(buf, data + 90, 10);
+	assert_int_equal(buf[10], data[100] ^ 0x01);
+	fs_file_deinit(&file);
+	/* nor with verify=0 */
+	assert_int_equal(fs_file_init(noverify, "big", FS_OPEN_READ, &file),
+			 0);
+	assert_int_equal(fs_read(file, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(buf[0], data[0]);
+	fs_file_deinit(&file);
+	fs_mock_faults_clear(mock);
+
+	fs_settings_init(&set);
+	set.access_key = AK;
+	set.secret_key = SK;
+	snprintf(spec, sizeof(spec), "s3://" BUCKET "/?endpoint=%s&checksum=md5",
+		 endpoint);
+	assert_int_equal(fs_init(spec, &set, &bad, &error), -EINVAL);
+	assert_contains(error, "checksum");
+	free(data);
+	fs_deinit(&fs);
+	fs_deinit(&plain);
+	fs_deinit(&noverify);
+}
+
 static void test_revalidate(void **state)
 {
 	struct fs *fs = s3_open("reval", "");
@@ -745,6 +830,7 @@ int main(void)
 		cmocka_unit_test_setup(test_spec_and_credentials, test_setup),
 		cmocka_unit_test_setup(test_ranges, test_setup),
 		cmocka_unit_test_setup(test_revalidate, test_setup),
+		cmocka_unit_test_setup(test_checksums, test_setup),
 	};
 
 	return cmocka_run_group_tests_name("s3", tests, group_setup,
