@@ -5,7 +5,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,17 @@
 #endif
 
 extern char **environ;
+
+const char bench_program[] = "fs-bench-mail";
+
+/* Numbers may say k, M or G; up to MAIL_DEPTHS_MAX depths; --clients is
+   not checked (a name that is no peer runs nothing). */
+static const struct bench_option_rules mail_rules = {
+	.warmup_max = 100000,
+	.depths_max = MAIL_DEPTHS_MAX,
+	.units = true,
+	.check_clients = false,
+};
 
 static const struct {
 	const char *name;
@@ -93,40 +103,13 @@ static const char mail_usage[] =
 static int mail_parse_u64(const char *str, uint64_t min, uint64_t max,
 			  uint64_t *num_r)
 {
-	char *end;
-	unsigned long long n;
-	unsigned int shift = 0;
-
-	errno = 0;
-	n = strtoull(str, &end, 10);
-	if (errno != 0 || end == str || str[0] == '-')
-		return -EINVAL;
-	if (*end == 'k' || *end == 'K')
-		shift = 10;
-	else if (*end == 'm' || *end == 'M')
-		shift = 20;
-	else if (*end == 'g' || *end == 'G')
-		shift = 30;
-	if (shift > 0)
-		end++;
-	if (*end != '\0' || n > (max >> shift))
-		return -EINVAL;
-	n <<= shift;
-	if (n < min)
-		return -EINVAL;
-	*num_r = n;
-	return 0;
+	return bench_parse_u64(str, min, max, true, num_r);
 }
 
 static int mail_parse_uint(const char *str, unsigned int min, unsigned int max,
 			   unsigned int *num_r)
 {
-	uint64_t n;
-
-	if (mail_parse_u64(str, min, max, &n) < 0)
-		return -EINVAL;
-	*num_r = (unsigned int)n;
-	return 0;
+	return bench_parse_uint(str, min, max, true, num_r);
 }
 
 static int mail_parse_size(const char *str, size_t min, size_t max,
@@ -140,37 +123,10 @@ static int mail_parse_size(const char *str, size_t min, size_t max,
 	return 0;
 }
 
-static int mail_parse_depths(struct mail_options *opt, const char *list)
-{
-	char buf[128], *tok, *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	opt->depth_count = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (opt->depth_count == MAIL_DEPTHS_MAX ||
-		    mail_parse_uint(tok, 1, 256,
-				    &opt->depths[opt->depth_count]) < 0)
-			return -EINVAL;
-		opt->depth_count++;
-	}
-	return opt->depth_count > 0 ? 0 : -EINVAL;
-}
-
 enum {
-	OPT_SCENARIO = 256,
+	OPT_SCENARIO = BENCH_OPT_OWN,
 	OPT_SMOKE,
-	OPT_ENDPOINT,
-	OPT_LATENCY,
-	OPT_BUCKET,
-	OPT_REGION,
-	OPT_ACCESS_KEY,
-	OPT_SECRET_KEY,
-	OPT_CLIENTS,
 	OPT_LIBFS_OPTIONS,
-	OPT_PARALLEL,
-	OPT_ROUNDS,
-	OPT_WARMUP,
 	OPT_MAILS,
 	OPT_BOXES,
 	OPT_INDEX_ROUNDS,
@@ -205,17 +161,8 @@ enum {
 static const struct option mail_long_options[] = {
 	{"scenario", required_argument, NULL, OPT_SCENARIO},
 	{"smoke", no_argument, NULL, OPT_SMOKE},
-	{"endpoint", required_argument, NULL, OPT_ENDPOINT},
-	{"latency", required_argument, NULL, OPT_LATENCY},
-	{"bucket", required_argument, NULL, OPT_BUCKET},
-	{"region", required_argument, NULL, OPT_REGION},
-	{"access-key", required_argument, NULL, OPT_ACCESS_KEY},
-	{"secret-key", required_argument, NULL, OPT_SECRET_KEY},
-	{"clients", required_argument, NULL, OPT_CLIENTS},
+	BENCH_COMMON_LONG_OPTIONS,
 	{"libfs-options", required_argument, NULL, OPT_LIBFS_OPTIONS},
-	{"parallel", required_argument, NULL, OPT_PARALLEL},
-	{"rounds", required_argument, NULL, OPT_ROUNDS},
-	{"warmup", required_argument, NULL, OPT_WARMUP},
 	{"mails", required_argument, NULL, OPT_MAILS},
 	{"boxes", required_argument, NULL, OPT_BOXES},
 	{"index-rounds", required_argument, NULL, OPT_INDEX_ROUNDS},
@@ -253,19 +200,15 @@ static void mail_options_init(struct mail_options *opt)
 	const char *tmp = getenv("TMPDIR");
 
 	memset(opt, 0, sizeof(*opt));
-	opt->target.bucket = "bench";
-	opt->target.region = "us-east-1";
-	opt->target.access_key = "test";
-	opt->target.secret_key = "test";
+	bench_common_init(&opt->common);
 	opt->mockserver = BENCH_MAIL_MOCKSERVER;
 	opt->fsctl = BENCH_MAIL_FSCTL;
 	opt->rusage = BENCH_MAIL_RUSAGE;
 	opt->tmpdir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
-	opt->depths[0] = 1;
-	opt->depths[1] = 32;
-	opt->depth_count = 2;
-	opt->rounds = 3;
-	opt->warmup = 64;
+	opt->common.depths[0] = 1;
+	opt->common.depths[1] = 32;
+	opt->common.depth_count = 2;
+	opt->common.warmup = 64;
 	opt->work.mails = 1000;
 	opt->work.boxes = 32;
 	opt->work.index_rounds = 4;
@@ -321,28 +264,11 @@ static int mail_option_work(struct mail_options *opt, int c, const char *arg)
 	}
 }
 
-/* Options of the server and the programs; returns 1 if c is not one. */
-static int mail_option_server(struct mail_options *opt, int c, const char *arg)
+/* Options of the programs; returns 1 if c is not one of them. */
+static int mail_option_programs(struct mail_options *opt, int c,
+				const char *arg)
 {
 	switch (c) {
-	case OPT_ENDPOINT:
-		opt->endpoint = arg;
-		return 0;
-	case OPT_LATENCY:
-		opt->latency_set = true;
-		return mail_parse_uint(arg, 0, 60000, &opt->latency_ms);
-	case OPT_BUCKET:
-		opt->target.bucket = arg;
-		return 0;
-	case OPT_REGION:
-		opt->target.region = arg;
-		return 0;
-	case OPT_ACCESS_KEY:
-		opt->target.access_key = arg;
-		return 0;
-	case OPT_SECRET_KEY:
-		opt->target.secret_key = arg;
-		return 0;
 	case OPT_MOCKSERVER:
 		opt->mockserver = arg;
 		return 0;
@@ -365,18 +291,9 @@ static int mail_option_scenario(struct mail_options *opt, int c,
 				const char *arg)
 {
 	switch (c) {
-	case OPT_CLIENTS:
-		opt->clients = arg;
-		return 0;
 	case OPT_LIBFS_OPTIONS:
 		opt->libfs_options = arg;
 		return 0;
-	case OPT_PARALLEL:
-		return mail_parse_depths(opt, arg);
-	case OPT_ROUNDS:
-		return mail_parse_uint(arg, 1, 64, &opt->rounds);
-	case OPT_WARMUP:
-		return mail_parse_uint(arg, 0, 100000, &opt->warmup);
 	case OPT_SYNC_MAILS:
 		return mail_parse_uint(arg, 1, 1000000, &opt->sync_mails);
 	case OPT_SYNC_MAX_SIZE:
@@ -407,8 +324,9 @@ static int mail_option(struct mail_options *opt, int c, const char *arg)
 {
 	int ret;
 
-	if ((ret = mail_option_work(opt, c, arg)) != 1 ||
-	    (ret = mail_option_server(opt, c, arg)) != 1 ||
+	ret = bench_common_option(&opt->common, &mail_rules, c, arg);
+	if (ret != 1 || (ret = mail_option_work(opt, c, arg)) != 1 ||
+	    (ret = mail_option_programs(opt, c, arg)) != 1 ||
 	    (ret = mail_option_scenario(opt, c, arg)) != 1)
 		return ret;
 	switch (c) {
@@ -439,11 +357,11 @@ static int mail_option(struct mail_options *opt, int c, const char *arg)
 /* The smallest version of every scenario: correctness only. */
 static void mail_options_smoke(struct mail_options *opt)
 {
-	opt->rounds = 1;
-	opt->warmup = 4;
-	opt->depths[0] = 1;
-	opt->depths[1] = 4;
-	opt->depth_count = 2;
+	opt->common.rounds = 1;
+	opt->common.warmup = 4;
+	opt->common.depths[0] = 1;
+	opt->common.depths[1] = 4;
+	opt->common.depth_count = 2;
 	opt->work.mails = 24;
 	opt->work.boxes = 4;
 	opt->work.index_rounds = 1;
@@ -571,7 +489,7 @@ char **mail_child_argv(const struct mail_options *opt, const char *kind,
 	mail_argv_num(&a, "--lists", work->lists);
 	if (work->max_size > 0)
 		mail_argv_num(&a, "--max-size", work->max_size);
-	mail_argv_num(&a, "--warmup", opt->warmup);
+	mail_argv_num(&a, "--warmup", opt->common.warmup);
 	if (work->flat)
 		mail_argv_add(&a, "--flat-keys");
 	if (work->source_dir != NULL) {
@@ -604,13 +522,20 @@ char **mail_child_env(const struct bench_target *target)
 	return mail_argv_done(&a);
 }
 
-void mail_libfs_spec(const struct bench_target *target, const char *extra,
-		     char *spec, size_t size)
+int mail_child_spawn(struct mail_proc *p, const struct mail_options *opt,
+		     const char *kind, const struct bench_target *target,
+		     const struct mail_work *work, const char *const *extra)
 {
-	snprintf(spec, size, "s3://%s/?endpoint=%s&region=%s%s%s",
-		 target->bucket, target->endpoint, target->region,
-		 extra != NULL && extra[0] != '\0' ? "&" : "",
-		 extra != NULL ? extra : "");
+	char **argv = mail_child_argv(opt, kind, target, work, extra);
+	char **envp = mail_child_env(target);
+	int ret;
+
+	ret = argv == NULL || envp == NULL
+		      ? -ENOMEM
+		      : mail_proc_spawn(p, argv, envp, true, NULL);
+	mail_argv_free(argv);
+	mail_argv_free(envp);
+	return ret;
 }
 
 /* --- main --- */
@@ -667,11 +592,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fs-bench-mail: cannot find its own path\n");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "fs-bench-mail: curl_global_init failed\n");
+	if (bench_process_init() < 0)
 		return 2;
-	}
 	mail_proc_setup(opt.rusage, opt.tmpdir);
 	if (opt.child != NULL)
 		ret = mail_child_main(&opt);

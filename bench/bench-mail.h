@@ -20,8 +20,10 @@
  * and writes its results as text lines (mail-proc.c). The parent keeps the
  * server, the rounds and the report.
  *
- * The server and signing pieces are fs-bench-s3's (bench-server.c,
- * bench-sign.c, bench-phase.c); nothing here asserts a timing.
+ * The peers, the phases' timing and verification, the server, the signer
+ * and the shared options are those of fs-bench-s3 (bench.h); this program
+ * adds its workload as a phase class (mail-work.c). Nothing here asserts a
+ * timing.
  */
 #ifndef BENCH_MAIL_H
 #define BENCH_MAIL_H
@@ -77,20 +79,13 @@ struct mail_work {
 	bool flat;
 };
 
-/* One phase: count operations of one kind, depth in flight. */
+/* One phase: the operations of op in work, depth in flight; the peers
+   run its base (bench.h). */
 struct mail_phase {
+	struct bench_phase base;
 	enum mail_op op;
 	const struct mail_work *work;
-	unsigned int count;
 	unsigned int round; /* MAIL_IDX_*: which rewrite */
-	unsigned int depth;
-
-	/* Results, written by mail_phase_ok() and friends. */
-	uint64_t *latency_usec; /* count entries, 0 where not completed */
-	unsigned int completed, failed, corrupt;
-	uint64_t bytes;
-	uint64_t start_usec, end_usec;
-	char first_error[BENCH_ERROR_MAX];
 };
 
 const char *mail_op_name(enum mail_op op);
@@ -124,20 +119,12 @@ int mail_fill(const struct mail_phase *ph, unsigned int i, void *buf);
 /* Keys a listing of mailbox (i % boxes) must return. */
 unsigned int mail_list_expect(const struct mail_phase *ph, unsigned int i);
 
-/* Records operation i as finished now. For GET and IDX_GET the data read
-   is verified (a difference counts as corrupt); PUT, IDX_PUT and DELETE
-   pass NULL. */
-void mail_phase_ok(struct mail_phase *ph, unsigned int i, uint64_t start_usec,
-		   const void *data, size_t size);
-/* Records listing i as finished with nkeys keys (verified). */
-void mail_phase_listed(struct mail_phase *ph, unsigned int i,
-		       uint64_t start_usec, unsigned int nkeys);
-void mail_phase_fail(struct mail_phase *ph, unsigned int i, const char *fmt,
-		     ...) BENCH_PRINTF(3, 4);
-
+/* Prepares ph for the operations of op (the index ones of round). Returns
+   0 or -ENOMEM; free with bench_phase_deinit(&ph->base). Peers record the
+   operations through the base: bench_phase_ok() verifies what GET and
+   IDX_GET read, bench_phase_listed() the keys of a LIST. */
 int mail_phase_init(struct mail_phase *ph, const struct mail_work *work,
 		    enum mail_op op, unsigned int round, unsigned int depth);
-void mail_phase_deinit(struct mail_phase *ph);
 
 /* The payload seeds: a stream is a pure function of its seed, so that any
    part of it can be produced again to verify what came back. */
@@ -149,48 +136,6 @@ void mail_stream_fill(uint64_t seed, uint64_t offset, void *buf, size_t len);
 /* Returns true if buf holds bytes [offset, offset + len) of stream seed. */
 bool mail_stream_check(uint64_t seed, uint64_t offset, const void *buf,
 		       size_t len);
-
-/* Smallest sample with the fraction permille/1000 of the n samples at or
-   below it (nearest rank); sorts samples. */
-uint64_t mail_percentile(uint64_t *samples, size_t n, unsigned int permille);
-
-/* ------------------------------------------------------------------------ */
-/* Peers: the clients of the mail workload (mail-peer-*.c)                    */
-
-struct mail_peer;
-
-struct mail_client {
-	const struct mail_peer *peer;
-	unsigned int depth;
-};
-
-struct mail_peer {
-	const char *name;
-	/* Creates a client with depth operations in flight (1: the peer's
-	   blocking calls). Returns 0, -ENOTSUP when the peer is not in this
-	   build (skipped), or -errno with a message in error. */
-	int (*init)(const struct bench_target *target, unsigned int depth,
-		    struct mail_client **client_r, char *error,
-		    size_t error_size);
-	/* Runs every operation of ph, recording each. Returns 0 when all were
-	   attempted, -errno if the client itself broke. */
-	int (*run)(struct mail_client *client, struct mail_phase *ph);
-	void (*deinit)(struct mail_client **client);
-};
-
-extern const struct mail_peer mail_peer_curl;
-extern const struct mail_peer mail_peer_libfs;
-extern const struct mail_peer mail_peer_libs3;
-
-/* Returns the peer named name, or NULL. */
-const struct mail_peer *mail_peer_find(const char *name);
-
-/* Runs ph with client, stamping its start and end. */
-int mail_phase_run(struct mail_client *client, struct mail_phase *ph);
-
-/* Counts the <Key> elements of a ListObjects reply; sets *truncated_r. */
-unsigned int mail_list_count_keys(const char *xml, size_t len,
-				  bool *truncated_r);
 
 /* ------------------------------------------------------------------------ */
 /* Child processes (mail-proc.c)                                              */
@@ -265,14 +210,14 @@ const struct mail_result *mail_report_phase(const struct mail_report *rep,
 void mail_say_ready(void);
 /* Waits for "go" on stdin. Returns 0, or -EIO at its end. */
 int mail_wait_go(void);
-void mail_say_phase(const char *name, const struct mail_phase *ph);
+void mail_say_phase(const char *name, const struct bench_phase *ph);
 void mail_say_result(const struct mail_result *r);
 void mail_say_stat(const char *name, uint64_t value);
 void mail_say_error(const char *name, const char *msg);
 void mail_say_done(int status);
 /* Fills r from a finished phase (percentiles over the completed ones). */
 void mail_result_from_phase(struct mail_result *r, const char *name,
-			    const struct mail_phase *ph);
+			    const struct bench_phase *ph);
 
 /* Peak RSS so far of this process (VmHWM), in KiB; 0 if unknown. */
 long mail_self_hwm_kib(void);
@@ -332,11 +277,10 @@ struct mail_options {
 	const char *scenario; /* mail, sync, big, cache, all */
 	bool smoke;	      /* the smallest version, for ctest */
 
-	/* Server: the in-process mock, or --endpoint (s3rver, ...). */
-	const char *endpoint;
-	struct bench_target target;
-	unsigned int latency_ms;
-	bool latency_set;
+	/* The server (the in-process mock, or --endpoint: s3rver, ...), its
+	   latency, and the runs of the mail scenario: clients, depths,
+	   rounds, warm-up (bench.h). */
+	struct bench_common_options common;
 
 	/* Programs: this one, fs-mockserver, fsctl. */
 	char self[MAIL_PATH_MAX];
@@ -346,11 +290,7 @@ struct mail_options {
 	const char *tmpdir;
 
 	/* mail */
-	const char *clients;	   /* comma-separated peers, NULL: all */
 	const char *libfs_options; /* appended to libfs's s3:// spec */
-	unsigned int depths[MAIL_DEPTHS_MAX];
-	unsigned int depth_count;
-	unsigned int rounds, warmup;
 	struct mail_work work;
 
 	/* sync */
@@ -392,6 +332,11 @@ char **mail_child_argv(const struct mail_options *opt, const char *kind,
 		       const struct bench_target *target,
 		       const struct mail_work *work, const char *const *extra);
 void mail_argv_free(char **argv);
+/* Starts that child with the credentials in its environment
+   (mail_child_env()), talking to p. Returns 0 or -errno. */
+int mail_child_spawn(struct mail_proc *p, const struct mail_options *opt,
+		     const char *kind, const struct bench_target *target,
+		     const struct mail_work *work, const char *const *extra);
 
 /* A NULL-terminated array of strings being built; a failed allocation is
    remembered and reported by mail_argv_done(). */
@@ -410,10 +355,6 @@ char **mail_argv_done(struct mail_argv *a);
 /* Environment for children of this program: this one plus the target's
    credentials (never on the command line). Free with mail_argv_free(). */
 char **mail_child_env(const struct bench_target *target);
-
-/* The libfs spec of target's bucket, with extra "&name=value" options. */
-void mail_libfs_spec(const struct bench_target *target, const char *extra,
-		     char *spec, size_t size);
 
 /* Reports (mail-report.c). */
 /* Prints what else the machine is doing: CPUs, load average and CPU

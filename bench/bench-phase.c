@@ -1,10 +1,10 @@
 /*
- * fs-bench-s3: keys, payloads, timing and verification of one phase.
+ * fs-bench-s3 and fs-bench-mail: timing, verification and results of one
+ * phase, whatever its workload, and the peer table.
  *
- * Payloads are a fast pseudo-random stream seeded by (phase seed, index), so
- * a GET can be checked against what the matching PUT wrote without keeping
- * the objects in memory, and two clients never write the same bytes: a GET
- * that passes proves this client's own PUT landed.
+ * An operation's latency runs from its start (after its payload was
+ * generated) to its result; a GET is verified against what the workload
+ * says the PUT of the same seed wrote, after its clock stopped.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +15,23 @@
 
 #include "bench.h"
 
+const struct bench_peer *const bench_peers[BENCH_PEER_COUNT] = {
+	&bench_peer_curl,
+	&bench_peer_libfs,
+	&bench_peer_libs3,
+};
+
+const struct bench_peer *bench_peer_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < BENCH_PEER_COUNT; i++) {
+		if (strcmp(bench_peers[i]->name, name) == 0)
+			return bench_peers[i];
+	}
+	return NULL;
+}
+
 uint64_t bench_now_usec(void)
 {
 	struct timespec ts;
@@ -23,76 +40,88 @@ uint64_t bench_now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static uint64_t bench_splitmix64(uint64_t *state)
+uint64_t bench_mix64(uint64_t z)
 {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
 
-void bench_phase_key(const struct bench_phase *ph, unsigned int i,
-		     char key_r[BENCH_KEY_MAX])
+int bench_phase_init(struct bench_phase *ph, const struct bench_phase_class *v,
+		     enum bench_verb verb, const char *name, unsigned int count,
+		     unsigned int depth)
 {
-	snprintf(key_r, BENCH_KEY_MAX, "%s%07u", ph->prefix, i);
+	memset(ph, 0, sizeof(*ph));
+	ph->v = v;
+	ph->verb = verb;
+	ph->name = name;
+	ph->count = count;
+	ph->depth = depth;
+	ph->latency_usec = calloc(count > 0 ? count : 1, sizeof(uint64_t));
+	return ph->latency_usec == NULL ? -ENOMEM : 0;
 }
 
-void bench_phase_fill(const struct bench_phase *ph, unsigned int i, void *buf)
+void bench_phase_deinit(struct bench_phase *ph)
 {
-	uint64_t state = ph->seed ^ ((uint64_t)i << 32 | i);
-	unsigned char *p = buf;
-	size_t left = ph->size;
-	uint64_t word;
-
-	while (left >= sizeof(word)) {
-		word = bench_splitmix64(&state);
-		memcpy(p, &word, sizeof(word));
-		p += sizeof(word);
-		left -= sizeof(word);
-	}
-	if (left > 0) {
-		word = bench_splitmix64(&state);
-		memcpy(p, &word, left);
-	}
+	free(ph->latency_usec);
+	ph->latency_usec = NULL;
 }
 
-static bool bench_phase_verify(const struct bench_phase *ph, unsigned int i,
-			       const void *data, size_t size)
-{
-	unsigned char *expected;
-	bool same;
-
-	if (size != ph->size)
-		return false;
-	expected = malloc(ph->size > 0 ? ph->size : 1);
-	if (expected == NULL)
-		return false;
-	bench_phase_fill(ph, i, expected);
-	same = memcmp(expected, data, size) == 0;
-	free(expected);
-	return same;
-}
-
-void bench_phase_ok(struct bench_phase *ph, unsigned int i, uint64_t start_usec,
-		    const void *data, size_t size)
+static void phase_record(struct bench_phase *ph, unsigned int i,
+			 uint64_t start_usec)
 {
 	uint64_t now = bench_now_usec();
 
 	ph->latency_usec[i] = now > start_usec ? now - start_usec : 1;
 	ph->completed++;
-	if (ph->op != BENCH_OP_GET || bench_phase_verify(ph, i, data, size))
-		return;
-	ph->corrupt++;
-	if (ph->first_error[0] == '\0') {
-		char key[BENCH_KEY_MAX];
+}
 
-		bench_phase_key(ph, i, key);
-		snprintf(ph->first_error, sizeof(ph->first_error),
-			 "GET %s: read back %zu bytes that differ from the "
-			 "%zu bytes written",
-			 key, size, ph->size);
+static void phase_corrupt(struct bench_phase *ph, const char *fmt, ...)
+	BENCH_PRINTF(2, 3);
+
+static void phase_corrupt(struct bench_phase *ph, const char *fmt, ...)
+{
+	va_list args;
+
+	ph->corrupt++;
+	if (ph->first_error[0] != '\0')
+		return;
+	va_start(args, fmt);
+	vsnprintf(ph->first_error, sizeof(ph->first_error), fmt, args);
+	va_end(args);
+}
+
+void bench_phase_ok(struct bench_phase *ph, unsigned int i, uint64_t start_usec,
+		    const void *data, size_t size)
+{
+	char key[BENCH_KEY_MAX];
+
+	phase_record(ph, i, start_usec);
+	if (ph->verb != BENCH_VERB_GET) {
+		ph->bytes += ph->v->size(ph, i);
+		return;
 	}
+	ph->bytes += size;
+	if (ph->v->verify(ph, i, data, size))
+		return;
+	ph->v->key(ph, i, key);
+	phase_corrupt(ph,
+		      "%s %s: read back %zu bytes that differ from the %zu "
+		      "bytes written",
+		      ph->name, key, size, ph->v->size(ph, i));
+}
+
+void bench_phase_listed(struct bench_phase *ph, unsigned int i,
+			uint64_t start_usec, unsigned int nkeys)
+{
+	unsigned int expect = ph->v->list_expect(ph, i);
+	char key[BENCH_KEY_MAX];
+
+	phase_record(ph, i, start_usec);
+	if (nkeys == expect)
+		return;
+	ph->v->key(ph, i, key);
+	phase_corrupt(ph, "LIST %s: %u keys, expected %u", key, nkeys, expect);
 }
 
 void bench_phase_fail(struct bench_phase *ph, unsigned int i, const char *fmt,
@@ -109,27 +138,6 @@ void bench_phase_fail(struct bench_phase *ph, unsigned int i, const char *fmt,
 	va_end(args);
 }
 
-int bench_phase_init(struct bench_phase *ph, enum bench_op op,
-		     const char *prefix, unsigned int count, size_t size,
-		     uint64_t seed, unsigned int depth)
-{
-	memset(ph, 0, sizeof(*ph));
-	ph->op = op;
-	ph->prefix = prefix;
-	ph->count = count;
-	ph->size = size;
-	ph->seed = seed;
-	ph->depth = depth;
-	ph->latency_usec = calloc(count > 0 ? count : 1, sizeof(uint64_t));
-	return ph->latency_usec == NULL ? -ENOMEM : 0;
-}
-
-void bench_phase_deinit(struct bench_phase *ph)
-{
-	free(ph->latency_usec);
-	ph->latency_usec = NULL;
-}
-
 int bench_phase_run(struct bench_client *client, struct bench_phase *ph)
 {
 	int ret;
@@ -142,4 +150,75 @@ int bench_phase_run(struct bench_client *client, struct bench_phase *ph)
 			 "%s: client failed: %s", client->peer->name,
 			 fs_errno_name(ret));
 	return ret;
+}
+
+static int phase_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The smallest of the n sorted samples with the fraction permille/1000 of
+   them at or below it (nearest rank). */
+static uint64_t phase_percentile(const uint64_t *sorted, size_t n,
+				 unsigned int permille)
+{
+	size_t rank = (n * permille + 999) / 1000;
+
+	if (n == 0)
+		return 0;
+	return sorted[rank > 0 ? rank - 1 : 0];
+}
+
+void bench_phase_latency(const struct bench_phase *ph,
+			 struct bench_latency *lat_r)
+{
+	uint64_t *lat =
+		malloc((ph->count > 0 ? ph->count : 1) * sizeof(uint64_t));
+	uint64_t sum = 0;
+	size_t n = 0;
+	unsigned int i;
+
+	memset(lat_r, 0, sizeof(*lat_r));
+	if (lat == NULL)
+		return;
+	for (i = 0; i < ph->count; i++) {
+		if (ph->latency_usec[i] > 0) {
+			lat[n++] = ph->latency_usec[i];
+			sum += ph->latency_usec[i];
+		}
+	}
+	qsort(lat, n, sizeof(*lat), phase_cmp_u64);
+	lat_r->mean_usec = n > 0 ? sum / n : 0;
+	lat_r->p50_usec = phase_percentile(lat, n, 500);
+	lat_r->p99_usec = phase_percentile(lat, n, 990);
+	free(lat);
+}
+
+unsigned int bench_median(const double *keys, unsigned int n)
+{
+	unsigned int order[64], i, j, tmp;
+
+	if (n > 64)
+		n = 64;
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	/* Insertion sort: equal keys keep their order. */
+	for (i = 1; i < n; i++) {
+		for (j = i; j > 0 && keys[order[j - 1]] > keys[order[j]]; j--) {
+			tmp = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+	}
+	return n > 0 ? order[(n - 1) / 2] : 0;
+}
+
+void bench_format_mode(unsigned int depth, char *buf, size_t size)
+{
+	if (depth == 1)
+		snprintf(buf, size, "seq");
+	else
+		snprintf(buf, size, "%u async", depth);
 }

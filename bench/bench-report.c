@@ -10,36 +10,9 @@
 
 #include "bench-run.h"
 
-static const char *const report_op_names[BENCH_OP_COUNT] = {
-	[BENCH_OP_PUT] = "PUT",
-	[BENCH_OP_GET] = "GET",
-};
-
-static int report_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The smallest sample at or above which lies the fraction permille/1000 of
-   the n sorted samples (nearest rank). */
-static uint64_t report_percentile(const uint64_t *sorted, size_t n,
-				  unsigned int permille)
-{
-	size_t rank = (n * permille + 999) / 1000;
-
-	if (n == 0)
-		return 0;
-	return sorted[rank > 0 ? rank - 1 : 0];
-}
-
 void bench_result_set(struct bench_result *r, const struct bench_phase *ph)
 {
-	uint64_t *lat =
-		malloc((ph->count > 0 ? ph->count : 1) * sizeof(uint64_t));
-	size_t n = 0;
-	unsigned int i;
+	struct bench_latency lat;
 
 	memset(r, 0, sizeof(*r));
 	r->ran = true;
@@ -48,16 +21,9 @@ void bench_result_set(struct bench_result *r, const struct bench_phase *ph)
 	r->ops = ph->completed;
 	r->failed = ph->failed + (ph->count - ph->completed - ph->failed);
 	r->corrupt = ph->corrupt;
-	if (lat == NULL)
-		return;
-	for (i = 0; i < ph->count; i++) {
-		if (ph->latency_usec[i] > 0)
-			lat[n++] = ph->latency_usec[i];
-	}
-	qsort(lat, n, sizeof(*lat), report_cmp_u64);
-	r->p50_usec = report_percentile(lat, n, 500);
-	r->p99_usec = report_percentile(lat, n, 990);
-	free(lat);
+	bench_phase_latency(ph, &lat);
+	r->p50_usec = lat.p50_usec;
+	r->p99_usec = lat.p99_usec;
 }
 
 static double report_ops_per_sec(const struct bench_result *r)
@@ -71,25 +37,20 @@ static const struct bench_result *report_median(const struct bench_report *rep,
 						const struct bench_run *run,
 						enum bench_op op)
 {
-	const struct bench_result *sorted[64], *tmp;
-	unsigned int n = 0, i, j;
+	const struct bench_result *ran[64];
+	double ops[64];
+	unsigned int n = 0, i;
 
 	if (run->skipped || run->results[op] == NULL)
 		return NULL;
 	for (i = 0; i < rep->rounds && n < 64; i++) {
-		if (run->results[op][i].ran)
-			sorted[n++] = &run->results[op][i];
-	}
-	for (i = 1; i < n; i++) {
-		for (j = i; j > 0 && report_ops_per_sec(sorted[j - 1]) >
-					     report_ops_per_sec(sorted[j]);
-		     j--) {
-			tmp = sorted[j];
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = tmp;
+		if (run->results[op][i].ran) {
+			ran[n] = &run->results[op][i];
+			ops[n] = report_ops_per_sec(ran[n]);
+			n++;
 		}
 	}
-	return n > 0 ? sorted[(n - 1) / 2] : NULL;
+	return n > 0 ? ran[bench_median(ops, n)] : NULL;
 }
 
 static const struct bench_run *report_reference(const struct bench_report *rep,
@@ -131,14 +92,6 @@ static void report_ratio(const struct bench_result *a,
 		snprintf(buf, size, "%.2fx", report_ops_per_sec(a) / den);
 }
 
-static void report_mode(unsigned int depth, char *buf, size_t size)
-{
-	if (depth == 1)
-		snprintf(buf, size, "seq");
-	else
-		snprintf(buf, size, "%u async", depth);
-}
-
 static unsigned int report_errors(const struct bench_report *rep,
 				  const struct bench_run *run, enum bench_op op)
 {
@@ -160,14 +113,14 @@ static void report_row(const struct bench_report *rep,
 
 	if (r == NULL)
 		return;
-	report_mode(run->depth, mode, sizeof(mode));
+	bench_format_mode(run->depth, mode, sizeof(mode));
 	report_ratio(r, ref != NULL ? report_median(rep, ref, op) : NULL,
 		     vs_curl, sizeof(vs_curl));
 	report_ratio(r, seq != NULL ? report_median(rep, seq, op) : NULL,
 		     vs_seq, sizeof(vs_seq));
 	ops = report_ops_per_sec(r);
 	printf("%-7s %-9s %-4s %10.1f %8.2f %8.3f %8.3f %8s %7s %7u\n",
-	       run->peer->name, mode, report_op_names[op], ops,
+	       run->peer->name, mode, bench_s3_op_name((enum bench_op)op), ops,
 	       ops * (double)rep->size / (1024.0 * 1024.0),
 	       (double)r->p50_usec / 1000.0, (double)r->p99_usec / 1000.0,
 	       vs_curl, vs_seq, report_errors(rep, run, op));
@@ -217,7 +170,7 @@ static void report_counts(const struct bench_report *rep)
 		run = &rep->runs[i];
 		if (run->skipped)
 			continue;
-		report_mode(run->depth, mode, sizeof(mode));
+		bench_format_mode(run->depth, mode, sizeof(mode));
 		other = run->counts.requests - run->counts.put -
 			run->counts.get;
 		printf("%-7s %-9s %10" PRIu64 " %10" PRIu64 " %7" PRIu64
@@ -239,7 +192,7 @@ static bool report_notes(const struct bench_report *rep)
 
 	for (i = 0; i < rep->run_count; i++) {
 		run = &rep->runs[i];
-		report_mode(run->depth, mode, sizeof(mode));
+		bench_format_mode(run->depth, mode, sizeof(mode));
 		if (run->skipped) {
 			printf("%s %s: skipped: %s\n", run->peer->name, mode,
 			       run->note);

@@ -1,11 +1,39 @@
 /*
- * fs-bench-s3: runs (a client at a depth), their results per round, and the
- * report (bench-report.c).
+ * fs-bench-s3: its workload (bench-s3-work.c), runs (a client at a depth),
+ * their results per round, and the report (bench-report.c).
  */
 #ifndef BENCH_RUN_H
 #define BENCH_RUN_H
 
 #include "bench-server.h"
+
+enum bench_op {
+	BENCH_OP_PUT,
+	BENCH_OP_GET,
+	BENCH_OP_COUNT,
+};
+
+/* One phase: count objects of size bytes, keys prefix + 7-digit index, the
+   bytes of object i a function of (seed, i). */
+struct bench_s3_phase {
+	struct bench_phase base;
+	const char *prefix;
+	size_t size;
+	uint64_t seed;
+};
+
+/* Prepares ph for count operations of op at depth. Returns 0 or -ENOMEM;
+   free with bench_phase_deinit(&ph->base). */
+int bench_s3_phase_init(struct bench_s3_phase *ph, enum bench_op op,
+			const char *prefix, unsigned int count, size_t size,
+			uint64_t seed, unsigned int depth);
+
+/* Writes object i's key (prefix + index) into key_r. */
+void bench_s3_key(const char *prefix, unsigned int i,
+		  char key_r[BENCH_KEY_MAX]);
+
+/* "PUT" or "GET". */
+const char *bench_s3_op_name(enum bench_op op);
 
 /* One phase of one round, summarised. */
 struct bench_result {

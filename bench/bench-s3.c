@@ -16,7 +16,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,25 +30,23 @@
 #define BENCH_FAULTS_MAX 8
 
 struct bench_options {
-	unsigned int count, rounds, warmup, latency_ms;
+	struct bench_common_options common; /* bench-options.c */
+	unsigned int count;
 	size_t size;
-	unsigned int depths[BENCH_DEPTHS_MAX];
-	unsigned int depth_count;
-	const char *endpoint;
-	const char *clients;
 	const char *faults[BENCH_FAULTS_MAX];
 	unsigned int fault_count;
 	bool keep;
-	struct bench_target target;
 };
 
-/* In report order: the reference first. */
-static const struct bench_peer *const bench_peers[] = {
-	&bench_peer_curl,
-	&bench_peer_libfs,
-	&bench_peer_libs3,
+const char bench_program[] = "fs-bench-s3";
+
+/* Plain numbers, up to 8 depths, --clients checked. */
+static const struct bench_option_rules bench_rules = {
+	.warmup_max = 1000000,
+	.depths_max = BENCH_DEPTHS_MAX,
+	.units = false,
+	.check_clients = true,
 };
-#define BENCH_PEER_COUNT (sizeof(bench_peers) / sizeof(bench_peers[0]))
 
 static const char bench_usage[] =
 	"usage: fs-bench-s3 [OPTIONS]\n"
@@ -83,86 +80,9 @@ static const char bench_usage[] =
 
 /* --- Options --- */
 
-static int bench_parse_uint(const char *str, unsigned int min, unsigned int max,
-			    unsigned int *num_r)
-{
-	char *end;
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(str, &end, 10);
-	if (errno != 0 || end == str || *end != '\0' || str[0] == '-' ||
-	    n < min || n > max)
-		return -EINVAL;
-	*num_r = (unsigned int)n;
-	return 0;
-}
-
-static int bench_parse_depths(struct bench_options *opt, const char *list)
-{
-	char buf[128], *tok, *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	opt->depth_count = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (opt->depth_count == BENCH_DEPTHS_MAX ||
-		    bench_parse_uint(tok, 1, 256,
-				     &opt->depths[opt->depth_count]) < 0)
-			return -EINVAL;
-		opt->depth_count++;
-	}
-	return opt->depth_count > 0 ? 0 : -EINVAL;
-}
-
-static bool bench_client_wanted(const struct bench_options *opt,
-				const char *name)
-{
-	const char *p = opt->clients;
-	size_t len = strlen(name);
-
-	if (p == NULL)
-		return true;
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == opt->clients || p[-1] == ',') &&
-		    (p[len] == '\0' || p[len] == ','))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-static int bench_check_clients(const char *list)
-{
-	char buf[128], *tok, *save = NULL;
-	size_t i;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < BENCH_PEER_COUNT; i++) {
-			if (strcmp(tok, bench_peers[i]->name) == 0)
-				break;
-		}
-		if (i == BENCH_PEER_COUNT)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 enum {
-	OPT_COUNT = 256,
+	OPT_COUNT = BENCH_OPT_OWN,
 	OPT_SIZE,
-	OPT_PARALLEL,
-	OPT_ROUNDS,
-	OPT_WARMUP,
-	OPT_LATENCY,
-	OPT_CLIENTS,
-	OPT_ENDPOINT,
-	OPT_BUCKET,
-	OPT_REGION,
-	OPT_ACCESS_KEY,
-	OPT_SECRET_KEY,
 	OPT_LIBFS_SPEC,
 	OPT_FAULT,
 	OPT_KEEP,
@@ -172,16 +92,7 @@ enum {
 static const struct option bench_long_options[] = {
 	{"count", required_argument, NULL, OPT_COUNT},
 	{"size", required_argument, NULL, OPT_SIZE},
-	{"parallel", required_argument, NULL, OPT_PARALLEL},
-	{"rounds", required_argument, NULL, OPT_ROUNDS},
-	{"warmup", required_argument, NULL, OPT_WARMUP},
-	{"latency", required_argument, NULL, OPT_LATENCY},
-	{"clients", required_argument, NULL, OPT_CLIENTS},
-	{"endpoint", required_argument, NULL, OPT_ENDPOINT},
-	{"bucket", required_argument, NULL, OPT_BUCKET},
-	{"region", required_argument, NULL, OPT_REGION},
-	{"access-key", required_argument, NULL, OPT_ACCESS_KEY},
-	{"secret-key", required_argument, NULL, OPT_SECRET_KEY},
+	BENCH_COMMON_LONG_OPTIONS,
 	{"libfs-spec", required_argument, NULL, OPT_LIBFS_SPEC},
 	{"fault", required_argument, NULL, OPT_FAULT},
 	{"keep", no_argument, NULL, OPT_KEEP},
@@ -192,60 +103,34 @@ static const struct option bench_long_options[] = {
 static void bench_options_init(struct bench_options *opt)
 {
 	memset(opt, 0, sizeof(*opt));
+	bench_common_init(&opt->common);
 	opt->count = 2000;
 	opt->size = 8192;
-	opt->rounds = 3;
-	opt->warmup = 100;
-	opt->depths[0] = 1;
-	opt->depths[1] = 16;
-	opt->depth_count = 2;
-	opt->target.bucket = "bench";
-	opt->target.region = "us-east-1";
-	opt->target.access_key = "test";
-	opt->target.secret_key = "test";
+	opt->common.warmup = 100;
+	opt->common.depths[0] = 1;
+	opt->common.depths[1] = 16;
+	opt->common.depth_count = 2;
 }
 
 /* Takes one option; returns 0, 1 for --help, or -EINVAL. */
 static int bench_option(struct bench_options *opt, int c, const char *arg)
 {
 	unsigned int n;
+	int ret;
 
+	ret = bench_common_option(&opt->common, &bench_rules, c, arg);
+	if (ret != 1)
+		return ret;
 	switch (c) {
 	case OPT_COUNT:
-		return bench_parse_uint(arg, 1, 10000000, &opt->count);
+		return bench_parse_uint(arg, 1, 10000000, false, &opt->count);
 	case OPT_SIZE:
-		if (bench_parse_uint(arg, 0, 64u << 20, &n) < 0)
+		if (bench_parse_uint(arg, 0, 64u << 20, false, &n) < 0)
 			return -EINVAL;
 		opt->size = n;
 		return 0;
-	case OPT_PARALLEL:
-		return bench_parse_depths(opt, arg);
-	case OPT_ROUNDS:
-		return bench_parse_uint(arg, 1, 64, &opt->rounds);
-	case OPT_WARMUP:
-		return bench_parse_uint(arg, 0, 1000000, &opt->warmup);
-	case OPT_LATENCY:
-		return bench_parse_uint(arg, 0, 60000, &opt->latency_ms);
-	case OPT_CLIENTS:
-		opt->clients = arg;
-		return bench_check_clients(arg);
-	case OPT_ENDPOINT:
-		opt->endpoint = arg;
-		return 0;
-	case OPT_BUCKET:
-		opt->target.bucket = arg;
-		return 0;
-	case OPT_REGION:
-		opt->target.region = arg;
-		return 0;
-	case OPT_ACCESS_KEY:
-		opt->target.access_key = arg;
-		return 0;
-	case OPT_SECRET_KEY:
-		opt->target.secret_key = arg;
-		return 0;
 	case OPT_LIBFS_SPEC:
-		opt->target.libfs_spec = arg;
+		opt->common.target.libfs_spec = arg;
 		return 0;
 	case OPT_FAULT:
 		if (opt->fault_count == BENCH_FAULTS_MAX)
@@ -278,19 +163,11 @@ static int bench_parse_args(struct bench_options *opt, int argc, char **argv)
 
 /* --- Runs --- */
 
-static uint64_t bench_mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* Payload seed of run r in round (round 0xffff: the warm-up), salted per
    invocation so that objects left by an earlier one never verify. */
 static uint64_t bench_seed(uint64_t salt, unsigned int r, unsigned int round)
 {
-	return bench_mix(salt ^ ((uint64_t)round << 32 | r));
+	return bench_mix64((salt ^ ((uint64_t)round << 32 | r)) + BENCH_GOLDEN);
 }
 
 static int bench_runs_init(struct bench_report *rep,
@@ -299,26 +176,28 @@ static int bench_runs_init(struct bench_report *rep,
 	unsigned int d, op;
 	size_t p;
 
-	rep->runs =
-		calloc(opt->depth_count * BENCH_PEER_COUNT, sizeof(*rep->runs));
+	rep->runs = calloc(opt->common.depth_count * BENCH_PEER_COUNT,
+			   sizeof(*rep->runs));
 	if (rep->runs == NULL)
 		return -ENOMEM;
-	for (d = 0; d < opt->depth_count; d++) {
+	for (d = 0; d < opt->common.depth_count; d++) {
 		for (p = 0; p < BENCH_PEER_COUNT; p++) {
 			struct bench_run *run = &rep->runs[rep->run_count];
 
-			if (!bench_client_wanted(opt, bench_peers[p]->name))
+			if (!bench_list_has(opt->common.clients,
+					    bench_peers[p]->name))
 				continue;
 			run->peer = bench_peers[p];
-			run->depth = opt->depths[d];
+			run->depth = opt->common.depths[d];
 			/* Injected faults make retries legitimate. */
-			run->check_counts = opt->fault_count == 0 &&
-					    (run->peer != &bench_peer_libfs ||
-					     opt->target.libfs_spec == NULL);
+			run->check_counts =
+				opt->fault_count == 0 &&
+				(run->peer != &bench_peer_libfs ||
+				 opt->common.target.libfs_spec == NULL);
 			rep->run_count++;
 			for (op = 0; op < BENCH_OP_COUNT; op++) {
 				run->results[op] =
-					calloc(opt->rounds,
+					calloc(opt->common.rounds,
 					       sizeof(struct bench_result));
 				if (run->results[op] == NULL)
 					return -ENOMEM;
@@ -380,33 +259,34 @@ static int bench_phase(struct bench_run *run, enum bench_op op,
 		       const char *prefix, unsigned int count, size_t size,
 		       uint64_t seed, struct bench_result *result)
 {
-	struct bench_phase ph;
+	struct bench_s3_phase ph;
 	int ret;
 
-	ret = bench_phase_init(&ph, op, prefix, count, size, seed, run->depth);
+	ret = bench_s3_phase_init(&ph, op, prefix, count, size, seed,
+				  run->depth);
 	if (ret < 0)
 		return ret;
-	ret = bench_phase_run(run->client, &ph);
+	ret = bench_phase_run(run->client, &ph.base);
 	if (ret < 0)
 		run->broken = true;
-	run->failed += ph.failed;
-	run->corrupt += ph.corrupt;
-	bench_note(run, &ph);
+	run->failed += ph.base.failed;
+	run->corrupt += ph.base.corrupt;
+	bench_note(run, &ph.base);
 	if (result != NULL)
-		bench_result_set(result, &ph);
-	bench_phase_deinit(&ph);
+		bench_result_set(result, &ph.base);
+	bench_phase_deinit(&ph.base);
 	return ret;
 }
 
 static void bench_warmup(struct bench_run *run, const struct bench_options *opt,
 			 uint64_t seed)
 {
-	if (opt->warmup == 0)
+	if (opt->common.warmup == 0)
 		return;
-	if (bench_phase(run, BENCH_OP_PUT, BENCH_WARM_PREFIX, opt->warmup,
-			opt->size, seed, NULL) == 0)
-		bench_phase(run, BENCH_OP_GET, BENCH_WARM_PREFIX, opt->warmup,
-			    opt->size, seed, NULL);
+	if (bench_phase(run, BENCH_OP_PUT, BENCH_WARM_PREFIX,
+			opt->common.warmup, opt->size, seed, NULL) == 0)
+		bench_phase(run, BENCH_OP_GET, BENCH_WARM_PREFIX,
+			    opt->common.warmup, opt->size, seed, NULL);
 }
 
 /* Stores every object once before the rounds, so that each measured PUT
@@ -472,7 +352,7 @@ static void bench_rounds(struct bench_server *srv, struct bench_report *rep,
 				     bench_seed(salt, r, 0xffff));
 	}
 	bench_prefill(rep, opt, bench_seed(salt, 0xffff, 0xffff));
-	for (round = 0; round < opt->rounds; round++) {
+	for (round = 0; round < opt->common.rounds; round++) {
 		for (k = 0; k < rep->run_count; k++) {
 			r = (k + round) % rep->run_count;
 			if (rep->runs[r].skipped || rep->runs[r].broken)
@@ -481,6 +361,21 @@ static void bench_rounds(struct bench_server *srv, struct bench_report *rep,
 				   bench_seed(salt, r, round), round);
 		}
 	}
+}
+
+/* Deletes the keys prefix0000000 .. prefix(count - 1). */
+static int bench_delete(struct bench_server *srv, const char *prefix,
+			unsigned int count, char *error, size_t size)
+{
+	char key[BENCH_KEY_MAX];
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < count && ret == 0; i++) {
+		bench_s3_key(prefix, i, key);
+		ret = bench_server_delete(srv, key, error, size);
+	}
+	return ret;
 }
 
 /* Removes what the benchmark stored on an external server. */
@@ -493,10 +388,10 @@ static void bench_cleanup(struct bench_server *srv,
 	bench_server_clear_faults(srv);
 	if (srv->mock != NULL || opt->keep)
 		return;
-	if (bench_server_delete(srv, BENCH_OBJ_PREFIX, opt->count, error,
-				sizeof(error)) < 0 ||
-	    bench_server_delete(srv, BENCH_WARM_PREFIX, opt->warmup, error,
-				sizeof(error)) < 0)
+	if (bench_delete(srv, BENCH_OBJ_PREFIX, opt->count, error,
+			 sizeof(error)) < 0 ||
+	    bench_delete(srv, BENCH_WARM_PREFIX, opt->common.warmup, error,
+			 sizeof(error)) < 0)
 		fprintf(stderr, "fs-bench-s3: cleaning up: %s\n", error);
 }
 
@@ -512,16 +407,17 @@ static int bench_setup_faults(struct bench_server *srv,
 	int ret = 0;
 
 	for (i = 0; i < opt->fault_count && ret == 0; i++) {
-		if (opt->latency_ms > 0 &&
+		if (opt->common.latency_ms > 0 &&
 		    strstr(opt->faults[i], "delay=") == NULL)
 			snprintf(rule, sizeof(rule), "%s,delay=%u",
-				 opt->faults[i], opt->latency_ms);
+				 opt->faults[i], opt->common.latency_ms);
 		else
 			snprintf(rule, sizeof(rule), "%s", opt->faults[i]);
 		ret = bench_server_add_fault(srv, rule, error, size);
 	}
-	if (ret == 0 && opt->latency_ms > 0) {
-		snprintf(rule, sizeof(rule), "delay=%u", opt->latency_ms);
+	if (ret == 0 && opt->common.latency_ms > 0) {
+		snprintf(rule, sizeof(rule), "delay=%u",
+			 opt->common.latency_ms);
 		ret = bench_server_add_fault(srv, rule, error, size);
 	}
 	return ret;
@@ -532,8 +428,8 @@ static int bench_setup_server(struct bench_server *srv,
 {
 	char error[BENCH_ERROR_MAX] = "";
 
-	if (bench_server_start(srv, opt->endpoint, &opt->target, error,
-			       sizeof(error)) < 0 ||
+	if (bench_server_start(srv, opt->common.endpoint, &opt->common.target,
+			       error, sizeof(error)) < 0 ||
 	    bench_server_create_bucket(srv, error, sizeof(error)) < 0 ||
 	    bench_setup_faults(srv, opt, error, sizeof(error)) < 0) {
 		fprintf(stderr, "fs-bench-s3: %s\n", error);
@@ -558,9 +454,9 @@ static int bench_main(const struct bench_options *opt)
 			     (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid());
 		rep.count = opt->count;
 		rep.size = opt->size;
-		rep.rounds = opt->rounds;
-		rep.warmup = opt->warmup;
-		rep.latency_ms = opt->latency_ms;
+		rep.rounds = opt->common.rounds;
+		rep.warmup = opt->common.warmup;
+		rep.latency_ms = opt->common.latency_ms;
 		rep.server = srv.mock != NULL ? "in-process mock" : "external";
 		rep.endpoint = srv.endpoint;
 		rep.counters = srv.counters;
@@ -586,11 +482,8 @@ int main(int argc, char **argv)
 		fputs(bench_usage, ret > 0 ? stdout : stderr);
 		return ret > 0 ? 0 : 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "fs-bench-s3: curl_global_init failed\n");
+	if (bench_process_init() < 0)
 		return 2;
-	}
 	ret = bench_main(&opt);
 	curl_global_cleanup();
 	return ret;

@@ -1,5 +1,5 @@
 /*
- * fs-bench-s3: the server under the benchmark.
+ * fs-bench-s3 and fs-bench-mail: the server under the benchmark.
  *
  * Either the project's mock started in this process (mockserver.h), or an
  * external endpoint (--endpoint, e.g. s3rver or fs-mockserver). Request
@@ -298,7 +298,7 @@ void bench_server_clear_faults(struct bench_server *srv)
 			 srv->fault_ids[i]);
 		if (server_request(srv, "DELETE", path, NULL, false, &r, error,
 				   sizeof(error)) < 0)
-			fprintf(stderr, "fs-bench-s3: %s\n", error);
+			fprintf(stderr, "%s: %s\n", bench_program, error);
 		server_reply_free(&r);
 	}
 	srv->fault_count = 0;
@@ -320,8 +320,7 @@ void bench_server_counters_reset(struct bench_server *srv)
 	}
 }
 
-/* Reads "name": N from the admin endpoint's JSON. */
-static uint64_t server_json_counter(const char *json, const char *name)
+uint64_t bench_server_json_counter(const char *json, const char *name)
 {
 	char needle[80];
 	const char *p;
@@ -354,7 +353,7 @@ static uint64_t server_mock_get(void *context, const char *name)
 
 static uint64_t server_json_get(void *context, const char *name)
 {
-	return server_json_counter(context, name);
+	return bench_server_json_counter(context, name);
 }
 
 void bench_server_counters(struct bench_server *srv, struct bench_counts *c)
@@ -376,31 +375,24 @@ void bench_server_counters(struct bench_server *srv, struct bench_counts *c)
 	server_reply_free(&r);
 }
 
-int bench_server_delete(struct bench_server *srv, const char *prefix,
-			unsigned int count, char *error, size_t size)
+int bench_server_delete(struct bench_server *srv, const char *key, char *error,
+			size_t size)
 {
-	struct bench_phase ph = {.prefix = prefix};
 	struct server_reply r;
-	char key[BENCH_KEY_MAX], path[BENCH_URL_MAX], *enc;
-	unsigned int i;
+	char path[BENCH_URL_MAX], *enc;
 	int ret;
 
-	for (i = 0; i < count; i++) {
-		bench_phase_key(&ph, i, key);
-		if (fs_sigv4_uri_encode(key, false, &enc) < 0)
-			return -ENOMEM;
-		snprintf(path, sizeof(path), "/%s/%s", srv->target.bucket, enc);
-		free(enc);
-		ret = server_request(srv, "DELETE", path, NULL, true, &r, error,
-				     size);
-		server_reply_free(&r);
-		if (ret < 0)
-			return ret;
-		if (r.status >= 300 && r.status != 404) {
-			snprintf(error, size, "DELETE %s: HTTP %ld", path,
-				 r.status);
-			return -EIO;
-		}
+	if (fs_sigv4_uri_encode(key, false, &enc) < 0)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/%s/%s", srv->target.bucket, enc);
+	free(enc);
+	ret = server_request(srv, "DELETE", path, NULL, true, &r, error, size);
+	server_reply_free(&r);
+	if (ret < 0)
+		return ret;
+	if (r.status >= 300 && r.status != 404) {
+		snprintf(error, size, "DELETE %s: HTTP %ld", path, r.status);
+		return -EIO;
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * fs-bench-s3: the server the clients talk to (bench-server.c).
+ * fs-bench-s3 and fs-bench-mail: the server the clients talk to
+ * (bench-server.c).
  */
 #ifndef BENCH_SERVER_H
 #define BENCH_SERVER_H
@@ -58,9 +59,13 @@ void bench_server_clear_faults(struct bench_server *srv);
 void bench_server_counters_reset(struct bench_server *srv);
 void bench_server_counters(struct bench_server *srv, struct bench_counts *c);
 
-/* Deletes the keys prefix0000000 .. prefix(count - 1); missing ones are
-   fine. Returns 0 or -errno. */
-int bench_server_delete(struct bench_server *srv, const char *prefix,
-			unsigned int count, char *error, size_t size);
+/* Deletes key; a missing one is fine. Returns 0 or -errno with a message
+   in error. */
+int bench_server_delete(struct bench_server *srv, const char *key, char *error,
+			size_t size);
+
+/* Reads "name": N from the admin endpoint's JSON (GET /_mock/stats); 0 if
+   it is not there. */
+uint64_t bench_server_json_counter(const char *json, const char *name);
 
 #endif

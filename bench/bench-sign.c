@@ -1,8 +1,10 @@
 /*
- * fs-bench-s3: SigV4 signing for the raw libcurl peer and the set-up
- * requests, with libfs's own signer (drivers/s3/sigv4.h), exactly as a real
- * client signs: a fresh timestamp per request, the body's SHA-256 in
- * X-Amz-Content-Sha256, Content-MD5 on uploads, and a cached signing key.
+ * fs-bench-s3 and fs-bench-mail: SigV4 signing for the raw libcurl peer,
+ * the streaming client of the big scenario and the set-up requests, with
+ * libfs's own signer (drivers/s3/sigv4.h), exactly as a real client signs:
+ * a fresh timestamp per request, the body's SHA-256 in X-Amz-Content-Sha256
+ * (UNSIGNED-PAYLOAD for a stream), Content-MD5 on uploads, and a cached
+ * signing key.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -123,9 +125,12 @@ static int sign_headers_to_list(const struct sign_headers *sh,
 	return 0;
 }
 
-int bench_sign_request(struct bench_signer *signer, const char *method,
-		       const char *path, const char *query, const void *body,
-		       size_t size, struct curl_slist **list_r)
+/* Signs the request with the headers so far in sh and payload hash sha,
+   and makes them curl's list. */
+static int sign_headers(struct bench_signer *signer, const char *method,
+			const char *path, const char *query, const char *ts,
+			const char *sha, struct sign_headers *sh,
+			struct curl_slist **list_r)
 {
 	const struct bench_target *t = signer->target;
 	struct fs_sigv4_credentials cred = {
@@ -134,19 +139,38 @@ int bench_sign_request(struct bench_signer *signer, const char *method,
 		.region = t->region,
 		.service = "s3",
 	};
-	struct fs_sigv4_request req = {
-		.method = method, .path = path, .query = query};
-	struct sign_headers sh = {.count = 0};
-	char ts[FS_SIGV4_TIMESTAMP_SIZE], sha[FS_SIGV4_HEX_SIZE], md5[32];
+	struct fs_sigv4_request req = {.method = method,
+				       .path = path,
+				       .query = query,
+				       .headers = sh->h,
+				       .header_count = sh->count,
+				       .payload_hash = sha};
 	const unsigned char *key;
 	const char *why = NULL;
 	char *authz = NULL;
 	int ret;
 
+	ret = fs_sigv4_key_cache_get(signer->key_cache, &cred, ts, &key);
+	if (ret == 0)
+		ret = fs_sigv4_sign_request(&req, &cred, ts, NULL, key, &authz,
+					    &why);
+	if (ret == 0)
+		ret = sign_headers_to_list(sh, authz, list_r);
+	free(authz);
+	return ret;
+}
+
+int bench_sign_request(struct bench_signer *signer, const char *method,
+		       const char *path, const char *query, const void *body,
+		       size_t size, struct curl_slist **list_r)
+{
+	struct sign_headers sh = {.count = 0};
+	char ts[FS_SIGV4_TIMESTAMP_SIZE], sha[FS_SIGV4_HEX_SIZE], md5[32];
+
 	if (fs_sigv4_timestamp(time(NULL), ts) < 0 ||
 	    fs_sigv4_sha256_hex(body != NULL ? body : "", size, sha) < 0)
 		return -EIO;
-	sign_headers_add(&sh, "Host", t->host);
+	sign_headers_add(&sh, "Host", signer->target->host);
 	sign_headers_add(&sh, "X-Amz-Date", ts);
 	sign_headers_add(&sh, "X-Amz-Content-Sha256", sha);
 	if (body != NULL) {
@@ -154,15 +178,21 @@ int bench_sign_request(struct bench_signer *signer, const char *method,
 			return -EIO;
 		sign_headers_add(&sh, "Content-MD5", md5);
 	}
-	req.headers = sh.h;
-	req.header_count = sh.count;
-	req.payload_hash = sha;
-	ret = fs_sigv4_key_cache_get(signer->key_cache, &cred, ts, &key);
-	if (ret == 0)
-		ret = fs_sigv4_sign_request(&req, &cred, ts, NULL, key, &authz,
-					    &why);
-	if (ret == 0)
-		ret = sign_headers_to_list(&sh, authz, list_r);
-	free(authz);
-	return ret;
+	return sign_headers(signer, method, path, query, ts, sha, &sh, list_r);
+}
+
+int bench_sign_streaming(struct bench_signer *signer, const char *method,
+			 const char *path, struct curl_slist **list_r)
+{
+	struct sign_headers sh = {.count = 0};
+	char ts[FS_SIGV4_TIMESTAMP_SIZE];
+
+	if (fs_sigv4_timestamp(time(NULL), ts) < 0)
+		return -EIO;
+	sign_headers_add(&sh, "Host", signer->target->host);
+	sign_headers_add(&sh, "X-Amz-Date", ts);
+	sign_headers_add(&sh, "X-Amz-Content-Sha256",
+			 FS_SIGV4_UNSIGNED_PAYLOAD);
+	return sign_headers(signer, method, path, NULL, ts,
+			    FS_SIGV4_UNSIGNED_PAYLOAD, &sh, list_r);
 }

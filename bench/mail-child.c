@@ -22,25 +22,9 @@
 int mail_child_big(const struct mail_options *opt, struct bench_server *srv);
 int mail_child_cache(const struct mail_options *opt, struct bench_server *srv);
 
-const struct mail_peer *mail_peer_find(const char *name)
-{
-	static const struct mail_peer *const peers[] = {
-		&mail_peer_curl,
-		&mail_peer_libfs,
-		&mail_peer_libs3,
-	};
-	size_t i;
-
-	for (i = 0; name != NULL && i < sizeof(peers) / sizeof(peers[0]); i++) {
-		if (strcmp(peers[i]->name, name) == 0)
-			return peers[i];
-	}
-	return NULL;
-}
-
 /* Appends phase ph (one index round) to acc, the index phase of all
    rounds: latencies concatenated, durations summed. */
-static void child_merge(struct mail_phase *acc, const struct mail_phase *ph,
+static void child_merge(struct bench_phase *acc, const struct bench_phase *ph,
 			unsigned int *filled)
 {
 	unsigned int i;
@@ -63,7 +47,7 @@ struct child_total {
 	uint64_t bytes, usecs;
 };
 
-static void child_total_add(struct child_total *t, const struct mail_phase *ph)
+static void child_total_add(struct child_total *t, const struct bench_phase *ph)
 {
 	t->count += ph->count;
 	t->ops += ph->completed;
@@ -90,8 +74,9 @@ static void child_say_total(const struct child_total *t)
 }
 
 /* Runs one phase and reports it; returns peer->run's result. */
-static int child_phase(struct mail_client *client, const struct mail_work *work,
-		       enum mail_op op, struct child_total *total)
+static int child_phase(struct bench_client *client,
+		       const struct mail_work *work, enum mail_op op,
+		       struct child_total *total)
 {
 	struct mail_phase ph;
 	int ret;
@@ -99,16 +84,16 @@ static int child_phase(struct mail_client *client, const struct mail_work *work,
 	ret = mail_phase_init(&ph, work, op, 0, client->depth);
 	if (ret < 0)
 		return ret;
-	ret = mail_phase_run(client, &ph);
-	mail_say_phase(mail_op_name(op), &ph);
-	child_total_add(total, &ph);
-	mail_phase_deinit(&ph);
+	ret = bench_phase_run(client, &ph.base);
+	mail_say_phase(mail_op_name(op), &ph.base);
+	child_total_add(total, &ph.base);
+	bench_phase_deinit(&ph.base);
 	return ret;
 }
 
-static int child_index_round(struct mail_client *client,
+static int child_index_round(struct bench_client *client,
 			     const struct mail_work *work, unsigned int round,
-			     struct mail_phase acc[2], unsigned int filled[2])
+			     struct bench_phase acc[2], unsigned int filled[2])
 {
 	struct mail_phase ph;
 	unsigned int k;
@@ -120,19 +105,20 @@ static int child_index_round(struct mail_client *client,
 				      round, client->depth);
 		if (ret < 0)
 			return ret;
-		ret = mail_phase_run(client, &ph);
-		child_merge(&acc[k], &ph, &filled[k]);
-		mail_phase_deinit(&ph);
+		ret = bench_phase_run(client, &ph.base);
+		child_merge(&acc[k], &ph.base, &filled[k]);
+		bench_phase_deinit(&ph.base);
 	}
 	return ret;
 }
 
 /* Every index file rewritten then re-read, index_rounds times; reported
    as one IDXPUT and one IDXGET phase. */
-static int child_index(struct mail_client *client, const struct mail_work *work,
-		       struct child_total *total)
+static int child_index(struct bench_client *client,
+		       const struct mail_work *work, struct child_total *total)
 {
-	struct mail_phase acc[2];
+	static const enum mail_op ops[2] = {MAIL_IDX_PUT, MAIL_IDX_GET};
+	struct bench_phase acc[2];
 	unsigned int filled[2] = {0, 0}, round, k;
 	int ret = 0;
 
@@ -140,8 +126,6 @@ static int child_index(struct mail_client *client, const struct mail_work *work,
 		return 0;
 	for (k = 0; k < 2; k++) {
 		memset(&acc[k], 0, sizeof(acc[k]));
-		acc[k].op = k == 0 ? MAIL_IDX_PUT : MAIL_IDX_GET;
-		acc[k].work = work;
 		acc[k].count = work->boxes * work->index_rounds;
 		acc[k].latency_usec = calloc(acc[k].count, sizeof(uint64_t));
 		if (acc[k].latency_usec == NULL)
@@ -151,7 +135,7 @@ static int child_index(struct mail_client *client, const struct mail_work *work,
 		ret = child_index_round(client, work, round, acc, filled);
 	for (k = 0; k < 2; k++) {
 		if (acc[k].latency_usec != NULL) {
-			mail_say_phase(mail_op_name(acc[k].op), &acc[k]);
+			mail_say_phase(mail_op_name(ops[k]), &acc[k]);
 			child_total_add(total, &acc[k]);
 		}
 		free(acc[k].latency_usec);
@@ -159,7 +143,7 @@ static int child_index(struct mail_client *client, const struct mail_work *work,
 	return ret;
 }
 
-static int child_workload(struct mail_client *client,
+static int child_workload(struct bench_client *client,
 			  const struct mail_work *work)
 {
 	struct child_total total = {0};
@@ -180,7 +164,7 @@ static int child_workload(struct mail_client *client,
 
 /* Small messages on other keys, stored, read and deleted, so that the
    client's connections are open before the clock starts. */
-static void child_warmup(struct mail_client *client,
+static void child_warmup(struct bench_client *client,
 			 const struct mail_options *opt)
 {
 	static const enum mail_op ops[] = {MAIL_PUT, MAIL_GET, MAIL_DELETE};
@@ -189,10 +173,10 @@ static void child_warmup(struct mail_client *client,
 	size_t k;
 	int ret = 0;
 
-	if (opt->warmup == 0)
+	if (opt->common.warmup == 0)
 		return;
 	snprintf(w.prefix, sizeof(w.prefix), "%.100s-warm", opt->work.prefix);
-	w.mails = opt->warmup;
+	w.mails = opt->common.warmup;
 	w.boxes = 1;
 	w.index_rounds = 0;
 	w.lists = 0;
@@ -201,17 +185,18 @@ static void child_warmup(struct mail_client *client,
 		ret = mail_phase_init(&ph, &w, ops[k], 0, client->depth);
 		if (ret < 0)
 			break;
-		ret = mail_phase_run(client, &ph);
-		if (ph.first_error[0] != '\0')
-			mail_say_error("warmup", ph.first_error);
-		mail_phase_deinit(&ph);
+		ret = bench_phase_run(client, &ph.base);
+		if (ph.base.first_error[0] != '\0')
+			mail_say_error("warmup", ph.base.first_error);
+		bench_phase_deinit(&ph.base);
 	}
 }
 
 static int child_client(const struct mail_options *opt,
-			struct bench_server *srv, struct mail_client **client_r)
+			struct bench_server *srv,
+			struct bench_client **client_r)
 {
-	const struct mail_peer *peer = mail_peer_find(opt->peer);
+	const struct bench_peer *peer = bench_peer_find(opt->peer);
 	char error[BENCH_ERROR_MAX] = "";
 	int ret;
 
@@ -231,7 +216,7 @@ static int child_client(const struct mail_options *opt,
 
 static int child_mail(const struct mail_options *opt, struct bench_server *srv)
 {
-	struct mail_client *client = NULL;
+	struct bench_client *client = NULL;
 	int ret;
 
 	ret = child_client(opt, srv, &client);
@@ -251,7 +236,7 @@ static int child_mail(const struct mail_options *opt, struct bench_server *srv)
 
 static int child_sync(const struct mail_options *opt, struct bench_server *srv)
 {
-	struct mail_client *client = NULL;
+	struct bench_client *client = NULL;
 	struct child_total total = {0};
 	int ret;
 
@@ -270,7 +255,7 @@ static int child_sync(const struct mail_options *opt, struct bench_server *srv)
 static int child_server(const struct mail_options *opt,
 			struct bench_server *srv)
 {
-	struct bench_target t = opt->target;
+	struct bench_target t = opt->common.target;
 	const char *ak = getenv("AWS_ACCESS_KEY_ID");
 	const char *sk = getenv("AWS_SECRET_ACCESS_KEY");
 	char error[BENCH_ERROR_MAX] = "";
@@ -279,9 +264,9 @@ static int child_server(const struct mail_options *opt,
 		t.access_key = ak;
 		t.secret_key = sk;
 	}
-	if (opt->endpoint == NULL ||
-	    bench_server_start(srv, opt->endpoint, &t, error, sizeof(error)) <
-		    0) {
+	if (opt->common.endpoint == NULL ||
+	    bench_server_start(srv, opt->common.endpoint, &t, error,
+			       sizeof(error)) < 0) {
 		mail_say_error("init",
 			       error[0] != '\0' ? error : "no --endpoint");
 		return -EINVAL;

@@ -47,22 +47,6 @@ static size_t counts_write(char *data, size_t size, size_t n, void *context)
 	return len;
 }
 
-/* Reads "name": N from the admin endpoint's JSON. */
-static uint64_t counts_json(const char *json, const char *name)
-{
-	char needle[80];
-	const char *p;
-
-	snprintf(needle, sizeof(needle), "\"%s\"", name);
-	p = strstr(json, needle);
-	if (p == NULL)
-		return 0;
-	p += strlen(needle);
-	while (*p == ' ' || *p == ':')
-		p++;
-	return strtoull(p, NULL, 10);
-}
-
 static int counts_fetch(const char *endpoint, struct counts_reply *r)
 {
 	char url[BENCH_URL_MAX];
@@ -106,7 +90,8 @@ void mail_counts_read(struct bench_server *srv, struct mail_counts *c)
 		return;
 	if (counts_fetch(srv->endpoint, r) == 0) {
 		for (i = 0; i < MC_COUNT; i++)
-			c->v[i] = counts_json(r->buf, mail_counter_names[i]);
+			c->v[i] = bench_server_json_counter(
+				r->buf, mail_counter_names[i]);
 		c->valid = true;
 	}
 	free(r);

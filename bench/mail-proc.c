@@ -339,13 +339,9 @@ int mail_wait_go(void)
 }
 
 void mail_result_from_phase(struct mail_result *r, const char *name,
-			    const struct mail_phase *ph)
+			    const struct bench_phase *ph)
 {
-	uint64_t *lat =
-		malloc((ph->count > 0 ? ph->count : 1) * sizeof(uint64_t));
-	uint64_t sum = 0;
-	size_t n = 0;
-	unsigned int i;
+	struct bench_latency lat;
 
 	memset(r, 0, sizeof(*r));
 	r->ran = true;
@@ -357,18 +353,10 @@ void mail_result_from_phase(struct mail_result *r, const char *name,
 	r->bytes = ph->bytes;
 	r->usecs = ph->end_usec > ph->start_usec ? ph->end_usec - ph->start_usec
 						 : 1;
-	if (lat == NULL)
-		return;
-	for (i = 0; i < ph->count; i++) {
-		if (ph->latency_usec[i] > 0) {
-			lat[n++] = ph->latency_usec[i];
-			sum += ph->latency_usec[i];
-		}
-	}
-	r->mean_usec = n > 0 ? sum / n : 0;
-	r->p50_usec = mail_percentile(lat, n, 500);
-	r->p99_usec = mail_percentile(lat, n, 990);
-	free(lat);
+	bench_phase_latency(ph, &lat);
+	r->mean_usec = lat.mean_usec;
+	r->p50_usec = lat.p50_usec;
+	r->p99_usec = lat.p99_usec;
 }
 
 void mail_say_result(const struct mail_result *r)
@@ -380,7 +368,7 @@ void mail_say_result(const struct mail_result *r)
 	fflush(stdout);
 }
 
-void mail_say_phase(const char *name, const struct mail_phase *ph)
+void mail_say_phase(const char *name, const struct bench_phase *ph)
 {
 	struct mail_result r;
 

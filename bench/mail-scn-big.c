@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "bench-mail.h"
-#include "drivers/s3/sigv4.h"
 
 #define BIG_CHUNK (128 * 1024)
 #define BIG_KEY "bench-big/object"
@@ -176,56 +175,6 @@ struct big_curl {
 	struct big_io *io;
 };
 
-/* SigV4 headers with UNSIGNED-PAYLOAD (what a streaming client sends). */
-static int big_sign(struct big_curl *bc, const char *method, const char *path)
-{
-	const struct bench_target *t = bc->target;
-	struct fs_sigv4_credentials cred = {
-		.access_key = t->access_key,
-		.secret_key = t->secret_key,
-		.region = t->region,
-		.service = "s3",
-	};
-	char ts[FS_SIGV4_TIMESTAMP_SIZE], line[3][BENCH_URL_MAX];
-	struct fs_sigv4_header h[3] = {
-		{"Host", t->host},
-		{"X-Amz-Date", ts},
-		{"X-Amz-Content-Sha256", FS_SIGV4_UNSIGNED_PAYLOAD},
-	};
-	struct fs_sigv4_request req = {.method = method,
-				       .path = path,
-				       .headers = h,
-				       .header_count = 3,
-				       .payload_hash =
-					       FS_SIGV4_UNSIGNED_PAYLOAD};
-	const unsigned char *key;
-	const char *why = NULL;
-	char *authz = NULL;
-	size_t i;
-	int ret;
-
-	if (fs_sigv4_timestamp(time(NULL), ts) < 0)
-		return -EIO;
-	ret = fs_sigv4_key_cache_get(bc->signer.key_cache, &cred, ts, &key);
-	if (ret == 0)
-		ret = fs_sigv4_sign_request(&req, &cred, ts, NULL, key, &authz,
-					    &why);
-	if (ret < 0)
-		return ret;
-	curl_slist_free_all(bc->headers);
-	bc->headers = NULL;
-	for (i = 0; i < 3; i++) {
-		snprintf(line[i], sizeof(line[i]), "%s: %s", h[i].name,
-			 h[i].value);
-		bc->headers = curl_slist_append(bc->headers, line[i]);
-	}
-	snprintf(line[0], sizeof(line[0]), "Authorization: %s", authz);
-	bc->headers = curl_slist_append(bc->headers, line[0]);
-	bc->headers = curl_slist_append(bc->headers, "Expect:");
-	free(authz);
-	return bc->headers != NULL ? 0 : -ENOMEM;
-}
-
 static size_t big_curl_read(char *buf, size_t size, size_t n, void *context)
 {
 	struct big_io *io = context;
@@ -258,7 +207,9 @@ static int big_curl_request(struct big_curl *bc, const char *method)
 
 	snprintf(path, sizeof(path), "/%s/%s", bc->target->bucket, BIG_KEY);
 	snprintf(bc->url, sizeof(bc->url), "%s%s", bc->target->endpoint, path);
-	if (big_sign(bc, method, path) < 0)
+	curl_slist_free_all(bc->headers);
+	bc->headers = NULL;
+	if (bench_sign_streaming(&bc->signer, method, path, &bc->headers) < 0)
 		return -EIO;
 	bc->io->off = 0;
 	curl_easy_setopt(bc->easy, CURLOPT_URL, bc->url);
@@ -386,7 +337,7 @@ struct scn_big {
 static void big_run_one(struct scn_big *s, struct big_run *run, uint64_t seed)
 {
 	struct mail_work work = s->opt->work;
-	char spec[BENCH_URL_MAX], size[32], **argv, **envp;
+	char spec[BENCH_URL_MAX], size[32];
 	const char *extra[] = {"--peer",       run->peer, "--big-size", size,
 			       "--libfs-spec", spec,	  NULL};
 	struct mail_proc p;
@@ -394,14 +345,8 @@ static void big_run_one(struct scn_big *s, struct big_run *run, uint64_t seed)
 
 	work.seed = seed;
 	snprintf(size, sizeof(size), "%" PRIu64, s->opt->big_size);
-	mail_libfs_spec(&s->srv.target, run->options, spec, sizeof(spec));
-	argv = mail_child_argv(s->opt, "big", &s->srv.target, &work, extra);
-	envp = mail_child_env(&s->srv.target);
-	ret = argv == NULL || envp == NULL
-		      ? -ENOMEM
-		      : mail_proc_spawn(&p, argv, envp, true, NULL);
-	mail_argv_free(argv);
-	mail_argv_free(envp);
+	bench_libfs_spec(&s->srv.target, run->options, spec, sizeof(spec));
+	ret = mail_child_spawn(&p, s->opt, "big", &s->srv.target, &work, extra);
 	if (ret < 0) {
 		run->failed = true;
 		return;
@@ -530,8 +475,8 @@ static int big_setup(struct scn_big *s)
 	if (mkdir(data, 0700) < 0 ||
 	    mail_mockproc_start(&s->mock, s->opt->mockserver, extra, error,
 				sizeof(error)) < 0 ||
-	    bench_server_start(&s->srv, s->mock.url, &s->opt->target, error,
-			       sizeof(error)) < 0 ||
+	    bench_server_start(&s->srv, s->mock.url, &s->opt->common.target,
+			       error, sizeof(error)) < 0 ||
 	    bench_server_create_bucket(&s->srv, error, sizeof(error)) < 0) {
 		fprintf(stderr, "fs-bench-mail: big: %s\n",
 			error[0] != '\0' ? error : strerror(errno));

@@ -91,8 +91,8 @@ static void cache_pass(struct fs *fs, struct mail_phase *ph, char *buf,
 	unsigned int i;
 	int ret;
 
-	ph->start_usec = bench_now_usec();
-	for (i = 0; i < ph->count; i++) {
+	ph->base.start_usec = bench_now_usec();
+	for (i = 0; i < ph->base.count; i++) {
 		data = NULL;
 		size = 0;
 		mail_key(ph, i, key);
@@ -102,16 +102,16 @@ static void cache_pass(struct fs *fs, struct mail_phase *ph, char *buf,
 			ret = cache_read_one(file, ph, buf, buf_size, &data,
 					     &size);
 		if (ret == 0)
-			mail_phase_ok(ph, i, start, buf != NULL ? buf : data,
-				      size);
+			bench_phase_ok(&ph->base, i, start,
+				       buf != NULL ? buf : data, size);
 		else
-			mail_phase_fail(ph, i, "GET %s: %s", key,
-					file != NULL ? fs_file_last_error(file)
-						     : fs_last_error(fs));
+			bench_phase_fail(&ph->base, i, "GET %s: %s", key,
+					 file != NULL ? fs_file_last_error(file)
+						      : fs_last_error(fs));
 		fs_file_deinit(&file);
 		free(data);
 	}
-	ph->end_usec = bench_now_usec();
+	ph->base.end_usec = bench_now_usec();
 }
 
 static int cache_fs(struct bench_server *srv, const char *layer,
@@ -125,7 +125,7 @@ static int cache_fs(struct bench_server *srv, const char *layer,
 	fs_settings_init(&set);
 	set.access_key = srv->target.access_key;
 	set.secret_key = srv->target.secret_key;
-	mail_libfs_spec(&srv->target, NULL, s3, sizeof(s3));
+	bench_libfs_spec(&srv->target, NULL, s3, sizeof(s3));
 	if (layer != NULL)
 		mail_format(spec, sizeof(spec), "%s::%s", layer, s3);
 	else
@@ -144,7 +144,7 @@ static void cache_say(struct bench_server *srv, struct fs *fs, const char *name,
 	struct fs_stats st;
 	char stat[64];
 
-	mail_say_phase(name, ph);
+	mail_say_phase(name, &ph->base);
 	mail_counts_read(srv, &c);
 	if (c.valid) {
 		snprintf(stat, sizeof(stat), "%s_requests", name);
@@ -178,7 +178,7 @@ static int cache_run_fs(struct bench_server *srv, const struct mail_work *w,
 		bench_server_counters_reset(srv);
 		cache_pass(fs, &ph, passes->own_buffer ? buf : NULL, buf_size);
 		cache_say(srv, layer != NULL ? fs : NULL, passes->name, &ph);
-		mail_phase_deinit(&ph);
+		bench_phase_deinit(&ph.base);
 	}
 	fs_deinit(&fs);
 	free(buf);
@@ -188,13 +188,13 @@ static int cache_run_fs(struct bench_server *srv, const struct mail_work *w,
 /* The same reads with raw libcurl (the peer of the mail scenario). */
 static int cache_run_curl(struct bench_server *srv, const struct mail_work *w)
 {
-	struct mail_client *client = NULL;
+	struct bench_client *client = NULL;
 	char error[BENCH_ERROR_MAX] = "";
 	struct mail_phase ph;
 	int ret;
 
-	ret = mail_peer_curl.init(&srv->target, 1, &client, error,
-				  sizeof(error));
+	ret = bench_peer_curl.init(&srv->target, 1, &client, error,
+				   sizeof(error));
 	if (ret < 0) {
 		mail_say_error("curl", error);
 		return ret;
@@ -202,9 +202,9 @@ static int cache_run_curl(struct bench_server *srv, const struct mail_work *w)
 	ret = mail_phase_init(&ph, w, MAIL_IDX_GET, 0, 1);
 	if (ret == 0) {
 		bench_server_counters_reset(srv);
-		ret = mail_phase_run(client, &ph);
+		ret = bench_phase_run(client, &ph.base);
 		cache_say(srv, NULL, "curl", &ph);
-		mail_phase_deinit(&ph);
+		bench_phase_deinit(&ph.base);
 	}
 	client->peer->deinit(&client);
 	return ret;
@@ -213,25 +213,25 @@ static int cache_run_curl(struct bench_server *srv, const struct mail_work *w)
 /* Stores the index files (before the handshake: not measured). */
 static int cache_setup(struct bench_server *srv, const struct mail_work *w)
 {
-	struct mail_client *client = NULL;
+	struct bench_client *client = NULL;
 	char error[BENCH_ERROR_MAX] = "";
 	struct mail_phase ph;
 	int ret;
 
-	ret = mail_peer_libfs.init(&srv->target, 8, &client, error,
-				   sizeof(error));
+	ret = bench_peer_libfs.init(&srv->target, 8, &client, error,
+				    sizeof(error));
 	if (ret < 0) {
 		mail_say_error("setup", error);
 		return ret;
 	}
 	ret = mail_phase_init(&ph, w, MAIL_IDX_PUT, 0, 8);
 	if (ret == 0) {
-		ret = mail_phase_run(client, &ph);
-		if (ret == 0 && ph.completed != ph.count)
+		ret = bench_phase_run(client, &ph.base);
+		if (ret == 0 && ph.base.completed != ph.base.count)
 			ret = -EIO;
 		if (ret < 0)
-			mail_say_error("setup", ph.first_error);
-		mail_phase_deinit(&ph);
+			mail_say_error("setup", ph.base.first_error);
+		bench_phase_deinit(&ph.base);
 	}
 	client->peer->deinit(&client);
 	return ret;
@@ -403,8 +403,6 @@ static int cache_spawn(const struct mail_options *opt, struct bench_server *srv,
 		       struct mail_proc *p)
 {
 	struct mail_work w = opt->work;
-	char **argv, **envp;
-	int ret;
 
 	snprintf(w.prefix, sizeof(w.prefix), "bm-cache-%u",
 		 (unsigned int)getpid());
@@ -414,14 +412,7 @@ static int cache_spawn(const struct mail_options *opt, struct bench_server *srv,
 	w.index_rounds = 1;
 	w.index_size = opt->cache_size;
 	w.lists = 0;
-	argv = mail_child_argv(opt, "cache", &srv->target, &w, NULL);
-	envp = mail_child_env(&srv->target);
-	ret = argv == NULL || envp == NULL
-		      ? -ENOMEM
-		      : mail_proc_spawn(p, argv, envp, true, NULL);
-	mail_argv_free(argv);
-	mail_argv_free(envp);
-	return ret;
+	return mail_child_spawn(p, opt, "cache", &srv->target, &w, NULL);
 }
 
 static int cache_setup_server(const struct mail_options *opt,
@@ -430,8 +421,8 @@ static int cache_setup_server(const struct mail_options *opt,
 	char error[BENCH_ERROR_MAX] = "", rule[64];
 
 	snprintf(rule, sizeof(rule), "delay=%u", opt->cache_latency_ms);
-	if (bench_server_start(srv, opt->endpoint, &opt->target, error,
-			       sizeof(error)) < 0 ||
+	if (bench_server_start(srv, opt->common.endpoint, &opt->common.target,
+			       error, sizeof(error)) < 0 ||
 	    bench_server_create_bucket(srv, error, sizeof(error)) < 0 ||
 	    (opt->cache_latency_ms > 0 &&
 	     bench_server_add_fault(srv, rule, error, sizeof(error)) < 0)) {

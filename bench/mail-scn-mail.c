@@ -24,7 +24,7 @@
 #define SCN_RUNS_MAX (MAIL_DEPTHS_MAX * 3)
 
 struct scn_run {
-	const struct mail_peer *peer;
+	const struct bench_peer *peer;
 	unsigned int depth;
 	bool skipped, failed, mismatch;
 	char note[BENCH_ERROR_MAX];
@@ -41,39 +41,23 @@ struct scn_mail {
 	uint64_t salt;
 };
 
-static const char *const scn_order[] = {"curl", "libfs", "libs3"};
-
-static bool scn_wanted(const char *list, const char *name)
-{
-	const char *p = list;
-	size_t len = strlen(name);
-
-	if (p == NULL)
-		return true;
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == list || p[-1] == ',') &&
-		    (p[len] == '\0' || p[len] == ','))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
 static int scn_runs_init(struct scn_mail *s)
 {
 	const struct mail_options *opt = s->opt;
 	unsigned int d;
 	size_t p;
 
-	for (d = 0; d < opt->depth_count; d++) {
-		for (p = 0; p < sizeof(scn_order) / sizeof(scn_order[0]); p++) {
+	for (d = 0; d < opt->common.depth_count; d++) {
+		for (p = 0; p < BENCH_PEER_COUNT; p++) {
 			struct scn_run *run = &s->runs[s->run_count];
 
-			if (!scn_wanted(opt->clients, scn_order[p]))
+			if (!bench_list_has(opt->common.clients,
+					    bench_peers[p]->name))
 				continue;
-			run->peer = mail_peer_find(scn_order[p]);
-			run->depth = opt->depths[d];
-			run->reps = calloc(opt->rounds, sizeof(*run->reps));
+			run->peer = bench_peers[p];
+			run->depth = opt->common.depths[d];
+			run->reps =
+				calloc(opt->common.rounds, sizeof(*run->reps));
 			if (run->reps == NULL)
 				return -ENOMEM;
 			s->run_count++;
@@ -84,10 +68,7 @@ static int scn_runs_init(struct scn_mail *s)
 
 static uint64_t scn_mix(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
+	return bench_mix64(x + BENCH_GOLDEN);
 }
 
 /* The expected requests of one round of run (the workload's operations;
@@ -103,7 +84,7 @@ static void scn_expect(const struct scn_mail *s, const struct scn_run *run,
 	e->v[MC_GET] = w->mails + idx;
 	e->v[MC_LIST2] = w->lists; /* ListObjects (v1) for libs3 */
 	e->v[MC_DELETE] = mail_op_count(w, MAIL_DELETE);
-	if (run->peer == &mail_peer_libfs)
+	if (run->peer == &bench_peer_libfs)
 		e->v[MC_HEAD] = e->v[MC_DELETE];
 	e->v[MC_REQUESTS] = e->v[MC_PUT] + e->v[MC_GET] + e->v[MC_LIST2] +
 			    e->v[MC_DELETE] + e->v[MC_HEAD];
@@ -160,15 +141,14 @@ static int scn_spawn(struct scn_mail *s, struct scn_run *run,
 		     unsigned int round, struct mail_proc *p)
 {
 	struct mail_work work = s->opt->work;
-	char depth[16], spec[BENCH_URL_MAX], **argv, **envp;
+	char depth[16], spec[BENCH_URL_MAX];
 	const char *extra[] = {
 		"--peer", run->peer->name, "--depth", depth, NULL, NULL, NULL};
-	int ret;
 
 	snprintf(depth, sizeof(depth), "%u", run->depth);
-	if (run->peer == &mail_peer_libfs && s->opt->libfs_options != NULL) {
-		mail_libfs_spec(&s->srv.target, s->opt->libfs_options, spec,
-				sizeof(spec));
+	if (run->peer == &bench_peer_libfs && s->opt->libfs_options != NULL) {
+		bench_libfs_spec(&s->srv.target, s->opt->libfs_options, spec,
+				 sizeof(spec));
 		extra[4] = "--libfs-spec";
 		extra[5] = spec;
 	}
@@ -178,14 +158,8 @@ static int scn_spawn(struct scn_mail *s, struct scn_run *run,
 	work.seed = scn_mix(s->salt ^ ((uint64_t)round << 32) ^
 			    (uint64_t)(run - s->runs));
 	work.size_seed = s->salt;
-	argv = mail_child_argv(s->opt, "mail", &s->srv.target, &work, extra);
-	envp = mail_child_env(&s->srv.target);
-	ret = argv == NULL || envp == NULL
-		      ? -ENOMEM
-		      : mail_proc_spawn(p, argv, envp, true, NULL);
-	mail_argv_free(argv);
-	mail_argv_free(envp);
-	return ret;
+	return mail_child_spawn(p, s->opt, "mail", &s->srv.target, &work,
+				extra);
 }
 
 /* One run's turn in a round: a child from spawn to exit. */
@@ -220,7 +194,7 @@ static void scn_rounds(struct scn_mail *s)
 {
 	unsigned int round, k, r;
 
-	for (round = 0; round < s->opt->rounds; round++) {
+	for (round = 0; round < s->opt->common.rounds; round++) {
 		for (k = 0; k < s->run_count; k++) {
 			r = (k + round) % s->run_count;
 			if (!s->runs[r].skipped)
@@ -236,24 +210,18 @@ static const struct mail_result *scn_median(const struct scn_mail *s,
 					    const struct scn_run *run,
 					    const char *name)
 {
-	const struct mail_result *sorted[64], *tmp;
-	unsigned int n = 0, i, j;
+	const struct mail_result *ran[64];
+	double ops[64];
+	unsigned int n = 0, i;
 
-	for (i = 0; i < s->opt->rounds && n < 64 && !run->skipped; i++) {
-		tmp = mail_report_phase(&run->reps[i], name);
-		if (tmp != NULL)
-			sorted[n++] = tmp;
-	}
-	for (i = 1; i < n; i++) {
-		for (j = i; j > 0 && mail_result_ops(sorted[j - 1]) >
-					     mail_result_ops(sorted[j]);
-		     j--) {
-			tmp = sorted[j];
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = tmp;
+	for (i = 0; i < s->opt->common.rounds && n < 64 && !run->skipped; i++) {
+		ran[n] = mail_report_phase(&run->reps[i], name);
+		if (ran[n] != NULL) {
+			ops[n] = mail_result_ops(ran[n]);
+			n++;
 		}
 	}
-	return n > 0 ? sorted[(n - 1) / 2] : NULL;
+	return n > 0 ? ran[bench_median(ops, n)] : NULL;
 }
 
 static double scn_ref_ops(const struct scn_mail *s, const char *peer,
@@ -268,14 +236,6 @@ static double scn_ref_ops(const struct scn_mail *s, const char *peer,
 			return mail_result_ops(scn_median(s, run, name));
 	}
 	return 0;
-}
-
-static void scn_mode(unsigned int depth, char *buf, size_t size)
-{
-	if (depth == 1)
-		snprintf(buf, size, "seq");
-	else
-		snprintf(buf, size, "%u async", depth);
 }
 
 static void scn_table(const struct scn_mail *s)
@@ -295,7 +255,7 @@ static void scn_table(const struct scn_mail *s)
 			r = scn_median(s, run, names[n]);
 			if (r == NULL)
 				continue;
-			scn_mode(run->depth, mode, sizeof(mode));
+			bench_format_mode(run->depth, mode, sizeof(mode));
 			mail_print_phase_row(
 				run->peer->name, mode, r,
 				scn_ref_ops(s, "curl", run->depth, names[n]),
@@ -328,7 +288,7 @@ static void scn_counts_table(const struct scn_mail *s)
 		if (run->skipped)
 			continue;
 		c = &run->counts;
-		scn_mode(run->depth, mode, sizeof(mode));
+		bench_format_mode(run->depth, mode, sizeof(mode));
 		mail_format_rss(run->maxrss_kib, rss, sizeof(rss));
 		if (!c->valid) {
 			printf("%-7s %-9s %8s %s\n", run->peer->name, mode, rss,
@@ -354,7 +314,7 @@ static bool scn_notes(const struct scn_mail *s)
 	for (i = 0; i < s->run_count; i++) {
 		const struct scn_run *run = &s->runs[i];
 
-		scn_mode(run->depth, mode, sizeof(mode));
+		bench_format_mode(run->depth, mode, sizeof(mode));
 		if (run->skipped) {
 			printf("%s %s: skipped: %s\n", run->peer->name, mode,
 			       run->note);
@@ -390,8 +350,8 @@ static void scn_header(const struct scn_mail *s)
 	       "shown), %u warm-up messages per client; every client in its "
 	       "own process\n\n",
 	       s->srv.mock != NULL ? "in-process mock" : "external",
-	       s->srv.endpoint, opt->latency_ms, opt->rounds,
-	       opt->rounds == 1 ? "" : "s", opt->warmup);
+	       s->srv.endpoint, opt->common.latency_ms, opt->common.rounds,
+	       opt->common.rounds == 1 ? "" : "s", opt->common.warmup);
 }
 
 static bool scn_report(const struct scn_mail *s, uint64_t wall_usec)
@@ -413,12 +373,13 @@ static int scn_setup(struct scn_mail *s)
 	const struct mail_options *opt = s->opt;
 	char error[BENCH_ERROR_MAX] = "", rule[64];
 
-	if (bench_server_start(&s->srv, opt->endpoint, &opt->target, error,
-			       sizeof(error)) < 0 ||
+	if (bench_server_start(&s->srv, opt->common.endpoint,
+			       &opt->common.target, error, sizeof(error)) < 0 ||
 	    bench_server_create_bucket(&s->srv, error, sizeof(error)) < 0)
 		goto fail;
-	if (opt->latency_ms > 0) {
-		snprintf(rule, sizeof(rule), "delay=%u", opt->latency_ms);
+	if (opt->common.latency_ms > 0) {
+		snprintf(rule, sizeof(rule), "delay=%u",
+			 opt->common.latency_ms);
 		if (bench_server_add_fault(&s->srv, rule, error,
 					   sizeof(error)) < 0)
 			goto fail;

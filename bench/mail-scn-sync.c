@@ -221,22 +221,6 @@ static void sync_find_tool(struct scn_sync *s, struct sync_tool *t)
 		 t->id == SYNC_RCLONE ? " (apt-get install -y rclone)" : "");
 }
 
-static bool sync_wanted(const char *list, const char *name)
-{
-	const char *p = list;
-	size_t len = strlen(name);
-
-	if (p == NULL)
-		return true;
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == list || p[-1] == ',') &&
-		    (p[len] == '\0' || p[len] == ','))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Command lines                                                              */
 
@@ -348,7 +332,7 @@ static int sync_open_bucket(struct scn_sync *s, char *error, size_t size)
 	fs_settings_init(&set);
 	set.access_key = s->srv.target.access_key;
 	set.secret_key = s->srv.target.secret_key;
-	mail_libfs_spec(&s->srv.target, NULL, spec, sizeof(spec));
+	bench_libfs_spec(&s->srv.target, NULL, spec, sizeof(spec));
 	ret = fs_init(spec, &set, &s->fs, &why);
 	if (ret < 0)
 		mail_format(error, size, "%s: %s", spec,
@@ -389,23 +373,23 @@ static int sync_check_keys(struct scn_sync *s, char *error, size_t size)
 /* Reads every object back through libfs, 32 in flight, verified. */
 static int sync_check_bytes(struct scn_sync *s, char *error, size_t size)
 {
-	struct mail_client *client = NULL;
+	struct bench_client *client = NULL;
 	struct mail_phase ph;
 	int ret;
 
-	ret = mail_peer_libfs.init(&s->srv.target, 32, &client, error, size);
+	ret = bench_peer_libfs.init(&s->srv.target, 32, &client, error, size);
 	if (ret < 0)
 		return ret;
 	ret = mail_phase_init(&ph, &s->work, MAIL_GET, 0, 32);
 	if (ret == 0) {
-		ret = mail_phase_run(client, &ph);
-		if (ret == 0 && ph.completed != ph.count)
+		ret = bench_phase_run(client, &ph.base);
+		if (ret == 0 && ph.base.completed != ph.base.count)
 			ret = -EIO;
-		if (ret == 0 && ph.corrupt > 0)
+		if (ret == 0 && ph.base.corrupt > 0)
 			ret = -EINVAL;
 		if (ret < 0)
-			snprintf(error, size, "%s", ph.first_error);
-		mail_phase_deinit(&ph);
+			snprintf(error, size, "%s", ph.base.first_error);
+		bench_phase_deinit(&ph.base);
 	}
 	client->peer->deinit(&client);
 	return ret;
@@ -516,7 +500,7 @@ static void sync_rounds(struct scn_sync *s)
 {
 	unsigned int round, k, id;
 
-	for (round = 0; round < s->opt->rounds; round++) {
+	for (round = 0; round < s->opt->common.rounds; round++) {
 		for (k = 0; k < SYNC_TOOL_COUNT; k++) {
 			id = (k + round) % SYNC_TOOL_COUNT;
 			if (s->tools[id].wanted && !s->tools[id].skipped)
@@ -535,7 +519,7 @@ static const struct mail_report *sync_median(const struct scn_sync *s,
 	const struct mail_report *sorted[64], *tmp;
 	unsigned int n = 0, i, j;
 
-	for (i = 0; i < s->opt->rounds && n < 64; i++) {
+	for (i = 0; i < s->opt->common.rounds && n < 64; i++) {
 		if (t->reps[i].wall_usec > 0)
 			sorted[n++] = &t->reps[i];
 	}
@@ -622,7 +606,7 @@ static bool sync_report(const struct scn_sync *s, uint64_t wall_usec)
 	       opt->tool_defaults ? " for fsctl and curl, the tools at "
 				    "their defaults"
 				  : "",
-	       opt->rounds, opt->rounds == 1 ? "" : "s");
+	       opt->common.rounds, opt->common.rounds == 1 ? "" : "s");
 	printf("server: fs-mockserver process %s; time from spawn to exit, "
 	       "CPU and peak RSS of the tool's process\n\n",
 	       s->srv.endpoint);
@@ -683,7 +667,7 @@ static int sync_setup(struct scn_sync *s)
 	}
 	if (mail_mockproc_start(&s->mock, opt->mockserver, NULL, error,
 				sizeof(error)) < 0 ||
-	    bench_server_start(&s->srv, s->mock.url, &opt->target, error,
+	    bench_server_start(&s->srv, s->mock.url, &opt->common.target, error,
 			       sizeof(error)) < 0)
 		goto fail;
 	if (sync_make_source(s) < 0 || sync_configs(s) < 0) {
@@ -695,8 +679,8 @@ static int sync_setup(struct scn_sync *s)
 		struct sync_tool *t = &s->tools[id];
 
 		t->id = (enum sync_tool_id)id;
-		t->wanted = sync_wanted(opt->tools, sync_tool_names[id]);
-		t->reps = calloc(opt->rounds, sizeof(*t->reps));
+		t->wanted = bench_list_has(opt->tools, sync_tool_names[id]);
+		t->reps = calloc(opt->common.rounds, sizeof(*t->reps));
 		if (t->reps == NULL)
 			return -ENOMEM;
 		if (t->wanted)

@@ -2,7 +2,8 @@
  * fs-bench-mail: the workload. Keys, sizes and every byte are functions of
  * (work, operation), so a GET is verified against what the PUT of the same
  * seed wrote without keeping a copy, and a child, its parent and a verifier
- * agree on them without talking.
+ * agree on them without talking. The peers (peer-*.c) see the workload
+ * through its phase class (mail_phase_class, at the end).
  *
  * Layout under the work's prefix:
  *   box07/msg000123     message 123 (of mailbox 123 % boxes)
@@ -23,7 +24,6 @@
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024ull)
-#define MAIL_GOLDEN 0x9e3779b97f4a7c15ull
 
 /* Message sizes: most 2-64 KiB, some attachments, a tail to 5 MiB (mean
    about 100 KiB before any cut). */
@@ -59,29 +59,23 @@ int mail_format(char *buf, size_t size, const char *fmt, ...)
 	return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
 
-static uint64_t mail_mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* Word k of stream seed (splitmix64 is counter based: random access). */
 static uint64_t mail_word(uint64_t seed, uint64_t k)
 {
-	return mail_mix64(seed + (k + 1) * MAIL_GOLDEN);
+	return bench_mix64(seed + (k + 1) * BENCH_GOLDEN);
 }
 
 uint64_t mail_message_seed(const struct mail_work *work, unsigned int uid)
 {
-	return mail_mix64(work->seed ^ ((uint64_t)uid * MAIL_GOLDEN) ^ 0x6d61);
+	return bench_mix64(work->seed ^ ((uint64_t)uid * BENCH_GOLDEN) ^
+			   0x6d61);
 }
 
 uint64_t mail_index_seed(const struct mail_work *work, unsigned int box,
 			 unsigned int round)
 {
-	return mail_mix64(work->seed ^ ((uint64_t)box << 32 | round) ^
-			  0x1d8e4e27c47d124full);
+	return bench_mix64(work->seed ^ ((uint64_t)box << 32 | round) ^
+			   0x1d8e4e27c47d124full);
 }
 
 /* Applies fn to bytes [offset, offset + len) of the stream, one word (or
@@ -125,7 +119,7 @@ bool mail_stream_check(uint64_t seed, uint64_t offset, const void *buf,
 size_t mail_message_size(const struct mail_work *work, unsigned int uid)
 {
 	uint64_t rng =
-		mail_mix64(work->size_seed ^ ((uint64_t)uid << 20) ^ 0x51a3);
+		bench_mix64(work->size_seed ^ ((uint64_t)uid << 20) ^ 0x51a3);
 	unsigned int pick = (unsigned int)(rng % 100), sum = 0;
 	size_t i, n = sizeof(mail_mix) / sizeof(mail_mix[0]);
 	uint64_t size;
@@ -135,7 +129,7 @@ size_t mail_message_size(const struct mail_work *work, unsigned int uid)
 		if (pick < sum)
 			break;
 	}
-	rng = mail_mix64(rng);
+	rng = bench_mix64(rng);
 	size = mail_mix[i].min + rng % (mail_mix[i].max - mail_mix[i].min + 1);
 	if (work->max_size > 0 && size > work->max_size)
 		size = work->max_size;
@@ -278,156 +272,81 @@ unsigned int mail_list_expect(const struct mail_phase *ph, unsigned int i)
 	return w->mails / w->boxes + (box < w->mails % w->boxes ? 1 : 0);
 }
 
-static bool mail_verify(const struct mail_phase *ph, unsigned int i,
-			const void *data, size_t size)
+static const struct mail_phase *mail_phase_of(const struct bench_phase *ph)
 {
+	return BENCH_CONTAINER_OF(ph, const struct mail_phase, base);
+}
+
+static void mail_class_key(const struct bench_phase *ph, unsigned int i,
+			   char key_r[BENCH_KEY_MAX])
+{
+	mail_key(mail_phase_of(ph), i, key_r);
+}
+
+static size_t mail_class_size(const struct bench_phase *ph, unsigned int i)
+{
+	return mail_op_size(mail_phase_of(ph), i);
+}
+
+static int mail_class_fill(const struct bench_phase *ph, unsigned int i,
+			   void *buf)
+{
+	return mail_fill(mail_phase_of(ph), i, buf);
+}
+
+static bool mail_class_verify(const struct bench_phase *ph, unsigned int i,
+			      const void *data, size_t size)
+{
+	const struct mail_phase *mp = mail_phase_of(ph);
 	uint64_t seed;
 
-	if (size != mail_op_size(ph, i))
+	if (size != mail_op_size(mp, i))
 		return false;
-	if (ph->op == MAIL_IDX_GET)
-		seed = mail_index_seed(ph->work, i, ph->round);
+	if (mp->op == MAIL_IDX_GET)
+		seed = mail_index_seed(mp->work, i, mp->round);
 	else
-		seed = mail_message_seed(ph->work, i);
+		seed = mail_message_seed(mp->work, i);
 	return mail_stream_check(seed, 0, data, size);
 }
 
-static void mail_record(struct mail_phase *ph, unsigned int i,
-			uint64_t start_usec)
+static unsigned int mail_class_list_expect(const struct bench_phase *ph,
+					   unsigned int i)
 {
-	uint64_t now = bench_now_usec();
-
-	ph->latency_usec[i] = now > start_usec ? now - start_usec : 1;
-	ph->completed++;
+	return mail_list_expect(mail_phase_of(ph), i);
 }
 
-static void mail_corrupt(struct mail_phase *ph, const char *fmt, ...)
-	BENCH_PRINTF(2, 3);
+static const struct bench_phase_class mail_phase_class = {
+	.key = mail_class_key,
+	.size = mail_class_size,
+	.fill = mail_class_fill,
+	.verify = mail_class_verify,
+	.list_expect = mail_class_list_expect,
+	.keep_buffer_max = MAIL_KEEP_BUFFER_MAX,
+	.time_file_free = false,
+};
 
-static void mail_corrupt(struct mail_phase *ph, const char *fmt, ...)
+static enum bench_verb mail_verb(enum mail_op op)
 {
-	va_list args;
-
-	ph->corrupt++;
-	if (ph->first_error[0] != '\0')
-		return;
-	va_start(args, fmt);
-	vsnprintf(ph->first_error, sizeof(ph->first_error), fmt, args);
-	va_end(args);
-}
-
-void mail_phase_ok(struct mail_phase *ph, unsigned int i, uint64_t start_usec,
-		   const void *data, size_t size)
-{
-	char key[BENCH_KEY_MAX];
-
-	mail_record(ph, i, start_usec);
-	if (ph->op != MAIL_GET && ph->op != MAIL_IDX_GET) {
-		ph->bytes += mail_op_size(ph, i);
-		return;
+	switch (op) {
+	case MAIL_PUT:
+	case MAIL_IDX_PUT:
+		return BENCH_VERB_PUT;
+	case MAIL_LIST:
+		return BENCH_VERB_LIST;
+	case MAIL_DELETE:
+		return BENCH_VERB_DELETE;
+	default:
+		return BENCH_VERB_GET;
 	}
-	ph->bytes += size;
-	if (mail_verify(ph, i, data, size))
-		return;
-	mail_key(ph, i, key);
-	mail_corrupt(ph,
-		     "%s %s: read back %zu bytes that differ from the %zu "
-		     "bytes written",
-		     mail_op_name(ph->op), key, size, mail_op_size(ph, i));
-}
-
-void mail_phase_listed(struct mail_phase *ph, unsigned int i,
-		       uint64_t start_usec, unsigned int nkeys)
-{
-	unsigned int expect = mail_list_expect(ph, i);
-	char key[BENCH_KEY_MAX];
-
-	mail_record(ph, i, start_usec);
-	if (nkeys == expect)
-		return;
-	mail_key(ph, i, key);
-	mail_corrupt(ph, "LIST %s: %u keys, expected %u", key, nkeys, expect);
-}
-
-void mail_phase_fail(struct mail_phase *ph, unsigned int i, const char *fmt,
-		     ...)
-{
-	va_list args;
-
-	ph->latency_usec[i] = 0;
-	ph->failed++;
-	if (ph->first_error[0] != '\0')
-		return;
-	va_start(args, fmt);
-	vsnprintf(ph->first_error, sizeof(ph->first_error), fmt, args);
-	va_end(args);
 }
 
 int mail_phase_init(struct mail_phase *ph, const struct mail_work *work,
 		    enum mail_op op, unsigned int round, unsigned int depth)
 {
-	memset(ph, 0, sizeof(*ph));
 	ph->op = op;
 	ph->work = work;
-	ph->count = mail_op_count(work, op);
 	ph->round = round;
-	ph->depth = depth;
-	ph->latency_usec =
-		calloc(ph->count > 0 ? ph->count : 1, sizeof(uint64_t));
-	return ph->latency_usec == NULL ? -ENOMEM : 0;
-}
-
-void mail_phase_deinit(struct mail_phase *ph)
-{
-	free(ph->latency_usec);
-	ph->latency_usec = NULL;
-}
-
-int mail_phase_run(struct mail_client *client, struct mail_phase *ph)
-{
-	int ret;
-
-	ph->start_usec = bench_now_usec();
-	ret = client->peer->run(client, ph);
-	ph->end_usec = bench_now_usec();
-	if (ret < 0 && ph->first_error[0] == '\0')
-		snprintf(ph->first_error, sizeof(ph->first_error),
-			 "%s: client failed: %s", client->peer->name,
-			 fs_errno_name(ret));
-	return ret;
-}
-
-static int mail_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-uint64_t mail_percentile(uint64_t *samples, size_t n, unsigned int permille)
-{
-	size_t rank = (n * permille + 999) / 1000;
-
-	if (n == 0)
-		return 0;
-	qsort(samples, n, sizeof(*samples), mail_cmp_u64);
-	return samples[rank > 0 ? rank - 1 : 0];
-}
-
-unsigned int mail_list_count_keys(const char *xml, size_t len,
-				  bool *truncated_r)
-{
-	const char *p = xml, *end = xml + len;
-	unsigned int n = 0;
-
-	*truncated_r = xml != NULL &&
-		       memmem(xml, len, "<IsTruncated>true<", 18) != NULL;
-	while (p != NULL && p < end) {
-		p = memmem(p, (size_t)(end - p), "<Key>", 5);
-		if (p == NULL)
-			break;
-		n++;
-		p += 5;
-	}
-	return n;
+	return bench_phase_init(&ph->base, &mail_phase_class, mail_verb(op),
+				mail_op_name(op), mail_op_count(work, op),
+				depth);
 }

@@ -1,14 +1,17 @@
 /*
- * fs-bench-s3 peer "libfs": the S3 driver through the public API only
- * (libfs/fs.h), as an application uses it.
+ * Peer "libfs" of both benchmarks: the public API only (libfs/fs.h), as an
+ * application (a mail server) uses it.
  *
- * Depth 1: blocking calls, fs_write_all() / fs_read_all() on one file per
- * object. Depth N: a pool of N slots, each holding one file opened with
- * FS_OPEN_FLAG_ASYNC; fs_wait_async_any() returns as soon as one made
- * progress, the slot's callback marks it, and the same call is repeated to
- * take its result (fs.h, "Asynchronous use"). The library's own retries
- * stay on (as users run it): the server's request counters show whether
- * any happened.
+ * Every operation is one file (or iterator) opened, used and freed:
+ * fs_write_all() to store an object, fs_read_all() to read one back,
+ * fs_file_delete(), and fs_iter_next() to the end for a listing. Depth 1
+ * runs them blocking. Depth N keeps N slots busy with handles opened
+ * FS_OPEN_FLAG_ASYNC / FS_ITER_FLAG_ASYNC: fs_wait_async_any() returns when
+ * one progressed, its callback marks the slot, and the same call is
+ * repeated for the result (fs.h, "Asynchronous use"). Both paths are the
+ * same code: a blocking handle simply never returns -EAGAIN. The library's
+ * own retries stay on (as users run it): the server's request counters
+ * show whether any happened.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,11 +22,12 @@
 
 struct libfs_slot {
 	struct fs_file *file;
-	unsigned int index;
+	struct fs_iter *iter;
+	unsigned int index, nkeys;
 	uint64_t start_usec;
 	bool active, ready;
-	unsigned char *put_buf;
-	size_t put_size;
+	void *buf; /* the payload of a write */
+	size_t alloc;
 };
 
 struct libfs_client {
@@ -33,83 +37,25 @@ struct libfs_client {
 	unsigned int slot_count;
 };
 
-static void libfs_fail(struct bench_phase *ph, unsigned int i, const char *what,
-		       int err, const char *msg)
+void bench_libfs_spec(const struct bench_target *target, const char *extra,
+		      char *spec, size_t size)
+{
+	snprintf(spec, size, "s3://%s/?endpoint=%s&region=%s%s%s",
+		 target->bucket, target->endpoint, target->region,
+		 extra != NULL && extra[0] != '\0' ? "&" : "",
+		 extra != NULL ? extra : "");
+}
+
+static void libfs_fail(struct bench_phase *ph, unsigned int i, const char *msg,
+		       int err)
 {
 	char key[BENCH_KEY_MAX];
 
-	bench_phase_key(ph, i, key);
-	bench_phase_fail(ph, i, "%s %s: %s (%s)", what, key,
+	ph->v->key(ph, i, key);
+	bench_phase_fail(ph, i, "%s %s: %s (%s)", ph->name, key,
 			 msg != NULL && msg[0] != '\0' ? msg : "no message",
 			 fs_errno_name(err));
 }
-
-/* --- Blocking --- */
-
-static void libfs_put_blocking(struct libfs_client *c, struct bench_phase *ph,
-			       unsigned int i, const void *buf)
-{
-	struct fs_file *file = NULL;
-	char key[BENCH_KEY_MAX];
-	uint64_t start = bench_now_usec();
-	int ret;
-
-	bench_phase_key(ph, i, key);
-	ret = fs_file_init(c->fs, key, FS_OPEN_REPLACE, &file);
-	if (ret < 0) {
-		libfs_fail(ph, i, "open", ret, fs_last_error(c->fs));
-		return;
-	}
-	ret = fs_write_all(file, buf, ph->size);
-	if (ret < 0)
-		libfs_fail(ph, i, "PUT", ret, fs_file_last_error(file));
-	fs_file_deinit(&file);
-	if (ret == 0)
-		bench_phase_ok(ph, i, start, NULL, 0);
-}
-
-static void libfs_get_blocking(struct libfs_client *c, struct bench_phase *ph,
-			       unsigned int i)
-{
-	struct fs_file *file = NULL;
-	char key[BENCH_KEY_MAX];
-	uint64_t start = bench_now_usec();
-	void *data = NULL;
-	size_t size = 0;
-	int ret;
-
-	bench_phase_key(ph, i, key);
-	ret = fs_file_init(c->fs, key, FS_OPEN_READ, &file);
-	if (ret < 0) {
-		libfs_fail(ph, i, "open", ret, fs_last_error(c->fs));
-		return;
-	}
-	ret = fs_read_all(file, &data, &size);
-	if (ret < 0)
-		libfs_fail(ph, i, "GET", ret, fs_file_last_error(file));
-	fs_file_deinit(&file);
-	if (ret == 0)
-		bench_phase_ok(ph, i, start, data, size);
-	free(data);
-}
-
-static int libfs_run_blocking(struct libfs_client *c, struct bench_phase *ph)
-{
-	struct libfs_slot *s = &c->slots[0];
-	unsigned int i;
-
-	for (i = 0; i < ph->count; i++) {
-		if (ph->op == BENCH_OP_PUT) {
-			bench_phase_fill(ph, i, s->put_buf);
-			libfs_put_blocking(c, ph, i, s->put_buf);
-		} else {
-			libfs_get_blocking(c, ph, i);
-		}
-	}
-	return 0;
-}
-
-/* --- Asynchronous, a pool of slots --- */
 
 static void libfs_slot_callback(void *context)
 {
@@ -118,21 +64,62 @@ static void libfs_slot_callback(void *context)
 	s->ready = true;
 }
 
-/* Ends the slot's operation with result ret (not -EAGAIN). */
+static void libfs_slot_release(const struct bench_phase *ph,
+			       struct libfs_slot *s)
+{
+	fs_file_deinit(&s->file);
+	s->active = false;
+	s->ready = false;
+	if (s->alloc > ph->v->keep_buffer_max) {
+		free(s->buf);
+		s->buf = NULL;
+		s->alloc = 0;
+	}
+}
+
+/* Ends a listing: its error comes with fs_iter_deinit(). */
+static void libfs_list_end(struct bench_phase *ph, struct libfs_slot *s,
+			   int ret)
+{
+	char msg[BENCH_ERROR_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", fs_iter_last_error(s->iter));
+	if (fs_iter_deinit(&s->iter) < 0 && ret == 0)
+		ret = -EIO;
+	if (ret < 0)
+		libfs_fail(ph, s->index, msg, ret);
+	else
+		bench_phase_listed(ph, s->index, s->start_usec, s->nkeys);
+	libfs_slot_release(ph, s);
+}
+
+/* Repeats a listing's fs_iter_next(). Returns true if it ended. */
+static bool libfs_list_step(struct bench_phase *ph, struct libfs_slot *s)
+{
+	const char *key;
+	int ret;
+
+	while ((ret = fs_iter_next(s->iter, &key)) == 1)
+		s->nkeys++;
+	if (ret == -EAGAIN)
+		return false;
+	libfs_list_end(ph, s, ret);
+	return true;
+}
+
+/* Ends the slot's file operation with result ret (not -EAGAIN); data is
+   what a GET read. */
 static void libfs_slot_end(struct bench_phase *ph, struct libfs_slot *s,
 			   int ret, void *data, size_t size)
 {
-	const char *what = ph->op == BENCH_OP_PUT ? "PUT" : "GET";
-
 	if (ret < 0)
-		libfs_fail(ph, s->index, what, ret,
-			   fs_file_last_error(s->file));
-	fs_file_deinit(&s->file);
+		libfs_fail(ph, s->index, fs_file_last_error(s->file), ret);
+	if (ph->v->time_file_free)
+		fs_file_deinit(&s->file);
 	if (ret == 0)
 		bench_phase_ok(ph, s->index, s->start_usec, data, size);
 	free(data);
-	s->active = false;
-	s->ready = false;
+	libfs_slot_release(ph, s);
 }
 
 /* Runs (or repeats) the slot's operation. Returns true if it ended. */
@@ -143,42 +130,88 @@ static bool libfs_slot_step(struct bench_phase *ph, struct libfs_slot *s)
 	int ret;
 
 	s->ready = false;
-	if (ph->op == BENCH_OP_PUT)
-		ret = fs_write_all(s->file, s->put_buf, ph->size);
-	else
+	switch (ph->verb) {
+	case BENCH_VERB_LIST:
+		return libfs_list_step(ph, s);
+	case BENCH_VERB_PUT:
+		ret = fs_write_all(s->file, s->buf, ph->v->size(ph, s->index));
+		break;
+	case BENCH_VERB_DELETE:
+		ret = fs_file_delete(s->file);
+		break;
+	default:
 		ret = fs_read_all(s->file, &data, &size);
+		break;
+	}
 	if (ret == -EAGAIN)
 		return false;
 	libfs_slot_end(ph, s, ret, data, size);
 	return true;
 }
 
-/* Opens object i in slot s and starts its operation. */
+static int libfs_slot_payload(struct bench_phase *ph, struct libfs_slot *s)
+{
+	size_t size = ph->v->size(ph, s->index);
+	void *buf;
+
+	if (size > s->alloc || s->buf == NULL) {
+		buf = realloc(s->buf, size > 0 ? size : 1);
+		if (buf == NULL)
+			return -ENOMEM;
+		s->buf = buf;
+		s->alloc = size > 0 ? size : 1;
+	}
+	return ph->v->fill(ph, s->index, s->buf);
+}
+
+static int libfs_slot_open(struct libfs_client *c, struct bench_phase *ph,
+			   struct libfs_slot *s, const char *key)
+{
+	bool async = c->client.depth > 1;
+	unsigned int mode;
+
+	if (ph->verb == BENCH_VERB_LIST) {
+		s->nkeys = 0;
+		return fs_iter_init(c->fs, key, async ? FS_ITER_FLAG_ASYNC : 0,
+				    &s->iter);
+	}
+	mode = ph->verb == BENCH_VERB_PUT ? FS_OPEN_REPLACE : FS_OPEN_READ;
+	return fs_file_init(c->fs, key, mode | (async ? FS_OPEN_FLAG_ASYNC : 0),
+			    &s->file);
+}
+
+/* Opens operation i in slot s and starts it; the clock starts after the
+   payload was generated. */
 static void libfs_slot_start(struct libfs_client *c, struct bench_phase *ph,
 			     struct libfs_slot *s, unsigned int i)
 {
-	unsigned int mode =
-		ph->op == BENCH_OP_PUT ? FS_OPEN_REPLACE : FS_OPEN_READ;
 	char key[BENCH_KEY_MAX];
-	int ret;
+	int ret = 0;
 
 	s->index = i;
-	if (ph->op == BENCH_OP_PUT)
-		bench_phase_fill(ph, i, s->put_buf);
-	s->start_usec = bench_now_usec();
-	bench_phase_key(ph, i, key);
-	ret = fs_file_init(c->fs, key, mode | FS_OPEN_FLAG_ASYNC, &s->file);
+	if (ph->verb == BENCH_VERB_PUT)
+		ret = libfs_slot_payload(ph, s);
 	if (ret < 0) {
-		libfs_fail(ph, i, "open", ret, fs_last_error(c->fs));
+		libfs_fail(ph, i, "preparing the payload", ret);
 		return;
 	}
-	fs_file_set_callback(s->file, libfs_slot_callback, s);
+	s->start_usec = bench_now_usec();
+	ph->v->key(ph, i, key);
+	ret = libfs_slot_open(c, ph, s, key);
+	if (ret < 0) {
+		libfs_fail(ph, i, fs_last_error(c->fs), ret);
+		return;
+	}
+	if (s->iter != NULL)
+		fs_iter_set_callback(s->iter, libfs_slot_callback, s);
+	else
+		fs_file_set_callback(s->file, libfs_slot_callback, s);
 	s->active = true;
 	libfs_slot_step(ph, s);
 }
 
-/* Repeats the operations whose callback was called (all active ones when
-   force is set); returns how many ended. */
+/* Repeats the operations whose callback came (all active ones when force
+   is set); returns how many ended. */
 static unsigned int libfs_slots_step(struct libfs_client *c,
 				     struct bench_phase *ph, bool force)
 {
@@ -213,24 +246,34 @@ static void libfs_slots_abort(struct libfs_client *c, struct bench_phase *ph,
 
 		if (!s->active)
 			continue;
-		libfs_fail(ph, s->index, why, err, NULL);
-		fs_file_deinit(&s->file);
-		s->active = false;
+		libfs_fail(ph, s->index, why, err);
+		fs_iter_deinit(&s->iter);
+		libfs_slot_release(ph, s);
 	}
 }
 
-static int libfs_run_async(struct libfs_client *c, struct bench_phase *ph)
+static void libfs_slots_fill(struct libfs_client *c, struct bench_phase *ph,
+			     unsigned int *next)
 {
-	unsigned int next = 0, k;
+	unsigned int k;
+
+	for (k = 0; k < c->slot_count && *next < ph->count; k++) {
+		if (!c->slots[k].active)
+			libfs_slot_start(c, ph, &c->slots[k], (*next)++);
+	}
+}
+
+static int libfs_peer_run(struct bench_client *client, struct bench_phase *ph)
+{
+	struct libfs_client *c =
+		BENCH_CONTAINER_OF(client, struct libfs_client, client);
+	unsigned int next = 0;
 	int pending;
 
 	for (;;) {
-		for (k = 0; k < c->slot_count && next < ph->count; k++) {
-			if (!c->slots[k].active)
-				libfs_slot_start(c, ph, &c->slots[k], next++);
-		}
+		libfs_slots_fill(c, ph, &next);
 		if (libfs_slots_active(c) == 0) {
-			/* Everything ended, or every open just failed. */
+			/* Everything ended, or blocking, or failed to open. */
 			if (next == ph->count)
 				return 0;
 			continue;
@@ -253,29 +296,6 @@ static int libfs_run_async(struct libfs_client *c, struct bench_phase *ph)
 	}
 }
 
-static int libfs_peer_run(struct bench_client *client, struct bench_phase *ph)
-{
-	struct libfs_client *c =
-		BENCH_CONTAINER_OF(client, struct libfs_client, client);
-	unsigned int k;
-
-	for (k = 0; k < c->slot_count; k++) {
-		struct libfs_slot *s = &c->slots[k];
-		unsigned char *buf;
-
-		if (s->put_buf != NULL && s->put_size == ph->size)
-			continue;
-		buf = realloc(s->put_buf, ph->size > 0 ? ph->size : 1);
-		if (buf == NULL)
-			return -ENOMEM;
-		s->put_buf = buf;
-		s->put_size = ph->size;
-	}
-	if (client->depth == 1)
-		return libfs_run_blocking(c, ph);
-	return libfs_run_async(c, ph);
-}
-
 static void libfs_peer_deinit(struct bench_client **client)
 {
 	struct libfs_client *c;
@@ -285,8 +305,9 @@ static void libfs_peer_deinit(struct bench_client **client)
 		return;
 	c = BENCH_CONTAINER_OF(*client, struct libfs_client, client);
 	for (k = 0; k < c->slot_count; k++) {
+		fs_iter_deinit(&c->slots[k].iter);
 		fs_file_deinit(&c->slots[k].file);
-		free(c->slots[k].put_buf);
+		free(c->slots[k].buf);
 	}
 	free(c->slots);
 	fs_deinit(&c->fs);
@@ -294,16 +315,15 @@ static void libfs_peer_deinit(struct bench_client **client)
 	*client = NULL;
 }
 
-/* The S3 spec of the target, or --libfs-spec with "{endpoint}" replaced by
-   the server's URL (the in-process mock's port is only known now). */
+/* The S3 spec of the target, or its libfs_spec with "{endpoint}" replaced
+   by the server's URL (the in-process mock's port is only known now). */
 static void libfs_spec(const struct bench_target *target, char *spec,
 		       size_t size)
 {
 	const char *given = target->libfs_spec, *at;
 
 	if (given == NULL) {
-		snprintf(spec, size, "s3://%s/?endpoint=%s&region=%s",
-			 target->bucket, target->endpoint, target->region);
+		bench_libfs_spec(target, NULL, spec, size);
 		return;
 	}
 	at = strstr(given, "{endpoint}");

@@ -1,15 +1,17 @@
 /*
- * fs-bench-s3 peer "libs3": Debian's libs3 (libs3-dev, version 2.0), the C
- * S3 library people used before libfs.
+ * Peer "libs3" of both benchmarks: Debian's libs3 (libs3-dev, version 2.0),
+ * the C S3 library people used before libfs.
  *
- * Depth 1: S3_put_object() / S3_get_object() without a request context,
- * which run each request to completion (libs3 keeps its curl handles, and
- * so their connections, on an internal stack between requests). Depth N: N
- * requests in flight in one S3RequestContext driven with
- * S3_runonce_request_context() and select() on its descriptors. Uploads
- * carry Content-MD5 like the other clients. libs3 2.0 signs with AWS
- * Signature Version 2 (the mock verifies V2 as well as V4), and never
- * retries by itself: a failure counts.
+ * Depth 1: S3_put_object(), S3_get_object(), S3_list_bucket() and
+ * S3_delete_object() without a request context, each run to completion
+ * (libs3 keeps its curl handles, and so their connections, on an internal
+ * stack between requests). Depth N: N requests in flight in one
+ * S3RequestContext driven with S3_runonce_request_context() and select()
+ * on its descriptors. Uploads carry Content-MD5 like the other clients.
+ * libs3 2.0 signs with AWS Signature Version 2 (the mock verifies V2 as
+ * well as V4), lists with ListObjects (v1), lets curl send
+ * "Expect: 100-continue" on uploads, and never retries by itself: a
+ * failure counts.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,18 +33,18 @@
 
 struct libs3_xfer {
 	struct bench_phase *ph;
-	unsigned int index;
+	unsigned int index, nkeys;
 	uint64_t start_usec;
-	bool active, done;
+	bool active, done, truncated;
 	S3Status status;
 	char message[128];
 	char key[BENCH_KEY_MAX];
 	char md5[32];
 
 	unsigned char *put_buf;
-	size_t put_size, put_off;
+	size_t put_alloc, put_size, put_off;
 	unsigned char *get_buf;
-	size_t get_len, get_alloc;
+	size_t get_alloc, get_len;
 };
 
 struct libs3_client {
@@ -103,6 +105,28 @@ static S3Status libs3_get_data(int size, const char *buf, void *context)
 	return S3StatusOK;
 }
 
+static S3Status libs3_list_data(int truncated, const char *next_marker,
+				int contents_count,
+				const S3ListBucketContent *contents,
+				int prefixes_count, const char **prefixes,
+				void *context)
+{
+	struct libs3_xfer *x = context;
+
+	(void)next_marker;
+	(void)contents;
+	(void)prefixes_count;
+	(void)prefixes;
+	x->nkeys += (unsigned int)contents_count;
+	x->truncated = x->truncated || truncated != 0;
+	return S3StatusOK;
+}
+
+static const S3ResponseHandler libs3_handler = {
+	.propertiesCallback = libs3_properties,
+	.completeCallback = libs3_complete,
+};
+
 static const S3PutObjectHandler libs3_put_handler = {
 	.responseHandler = {.propertiesCallback = libs3_properties,
 			    .completeCallback = libs3_complete},
@@ -115,68 +139,131 @@ static const S3GetObjectHandler libs3_get_handler = {
 	.getObjectDataCallback = libs3_get_data,
 };
 
-static int libs3_xfer_buffers(struct libs3_xfer *x, size_t size)
-{
-	unsigned char *put, *get;
+static const S3ListBucketHandler libs3_list_handler = {
+	.responseHandler = {.propertiesCallback = libs3_properties,
+			    .completeCallback = libs3_complete},
+	.listBucketCallback = libs3_list_data,
+};
 
-	if (x->put_buf != NULL && x->put_size == size)
+static int libs3_grow(unsigned char **buf, size_t *alloc, size_t size)
+{
+	unsigned char *p;
+
+	if (size <= *alloc && *buf != NULL)
 		return 0;
-	put = realloc(x->put_buf, size > 0 ? size : 1);
-	if (put == NULL)
+	p = realloc(*buf, size > 0 ? size : 1);
+	if (p == NULL)
 		return -ENOMEM;
-	x->put_buf = put;
-	x->put_size = size;
-	get = realloc(x->get_buf, size + LIBS3_SLACK);
-	if (get == NULL)
-		return -ENOMEM;
-	x->get_buf = get;
-	x->get_alloc = size + LIBS3_SLACK;
+	*buf = p;
+	*alloc = size > 0 ? size : 1;
 	return 0;
 }
 
-/* Starts request i of ph on x (and, without a context, runs it). */
+static void libs3_trim(unsigned char **buf, size_t *alloc, size_t max)
+{
+	if (*alloc <= max)
+		return;
+	free(*buf);
+	*buf = NULL;
+	*alloc = 0;
+}
+
+/* Makes the buffers fit operation i; fills a payload. */
+static int libs3_buffers(struct libs3_xfer *x, struct bench_phase *ph,
+			 unsigned int i)
+{
+	size_t size = ph->v->size(ph, i);
+
+	if (ph->verb == BENCH_VERB_GET)
+		return libs3_grow(&x->get_buf, &x->get_alloc,
+				  size + LIBS3_SLACK);
+	if (ph->verb != BENCH_VERB_PUT)
+		return 0;
+	if (libs3_grow(&x->put_buf, &x->put_alloc, size) < 0)
+		return -ENOMEM;
+	x->put_size = size;
+	return ph->v->fill(ph, i, x->put_buf);
+}
+
+static void libs3_start_put(struct libs3_client *c, struct libs3_xfer *x)
+{
+	S3PutProperties props;
+
+	memset(&props, 0, sizeof(props));
+	props.expires = -1;
+	if (bench_md5_base64(x->put_buf, x->put_size, x->md5) == 0)
+		props.md5 = x->md5;
+	S3_put_object(&c->bucket, x->key, x->put_size, &props, c->ctx,
+		      &libs3_put_handler, x);
+}
+
+static void libs3_start_op(struct libs3_client *c, struct libs3_xfer *x)
+{
+	switch (x->ph->verb) {
+	case BENCH_VERB_PUT:
+		libs3_start_put(c, x);
+		break;
+	case BENCH_VERB_GET:
+		S3_get_object(&c->bucket, x->key, NULL, 0, 0, c->ctx,
+			      &libs3_get_handler, x);
+		break;
+	case BENCH_VERB_LIST:
+		S3_list_bucket(&c->bucket, x->key, NULL, NULL, 0, c->ctx,
+			       &libs3_list_handler, x);
+		break;
+	default:
+		S3_delete_object(&c->bucket, x->key, c->ctx, &libs3_handler, x);
+		break;
+	}
+}
+
+/* Starts operation i of ph on x (and, without a context, runs it). */
 static void libs3_xfer_start(struct libs3_client *c, struct libs3_xfer *x,
 			     struct bench_phase *ph, unsigned int i)
 {
-	S3PutProperties props;
+	int ret;
 
 	x->ph = ph;
 	x->index = i;
 	x->put_off = 0;
 	x->get_len = 0;
+	x->nkeys = 0;
+	x->truncated = false;
 	x->done = false;
 	x->active = true;
 	x->status = S3StatusInternalError;
-	if (ph->op == BENCH_OP_PUT)
-		bench_phase_fill(ph, i, x->put_buf);
-	x->start_usec = bench_now_usec();
-	bench_phase_key(ph, i, x->key);
-	if (ph->op == BENCH_OP_GET) {
-		S3_get_object(&c->bucket, x->key, NULL, 0, 0, c->ctx,
-			      &libs3_get_handler, x);
+	snprintf(x->message, sizeof(x->message), ": not started");
+	ret = libs3_buffers(x, ph, i);
+	if (ret < 0) {
+		/* Completes at once, failed. */
+		snprintf(x->message, sizeof(x->message), ": %s",
+			 fs_errno_name(ret));
+		x->done = true;
 		return;
 	}
-	memset(&props, 0, sizeof(props));
-	props.expires = -1;
-	if (bench_md5_base64(x->put_buf, ph->size, x->md5) == 0)
-		props.md5 = x->md5;
-	S3_put_object(&c->bucket, x->key, ph->size, &props, c->ctx,
-		      &libs3_put_handler, x);
+	x->start_usec = bench_now_usec();
+	ph->v->key(ph, i, x->key);
+	libs3_start_op(c, x);
 }
 
 static void libs3_xfer_record(struct libs3_xfer *x)
 {
 	struct bench_phase *ph = x->ph;
-	const char *method = ph->op == BENCH_OP_PUT ? "PUT" : "GET";
 
 	x->active = false;
-	if (x->status != S3StatusOK) {
-		bench_phase_fail(ph, x->index, "%s %s: %s%s", method, x->key,
+	if (x->status != S3StatusOK)
+		bench_phase_fail(ph, x->index, "%s %s: %s%s", ph->name, x->key,
 				 S3_get_status_name(x->status), x->message);
-		return;
-	}
-	bench_phase_ok(ph, x->index, x->start_usec,
-		       ph->op == BENCH_OP_GET ? x->get_buf : NULL, x->get_len);
+	else if (ph->verb == BENCH_VERB_LIST && x->truncated)
+		bench_phase_fail(ph, x->index, "LIST %s: more than one page",
+				 x->key);
+	else if (ph->verb == BENCH_VERB_LIST)
+		bench_phase_listed(ph, x->index, x->start_usec, x->nkeys);
+	else
+		bench_phase_ok(ph, x->index, x->start_usec, x->get_buf,
+			       x->get_len);
+	libs3_trim(&x->put_buf, &x->put_alloc, ph->v->keep_buffer_max);
+	libs3_trim(&x->get_buf, &x->get_alloc, ph->v->keep_buffer_max);
 }
 
 static int libs3_run_sequential(struct libs3_client *c, struct bench_phase *ph)
@@ -249,10 +336,12 @@ static int libs3_run_context(struct libs3_client *c, struct bench_phase *ph)
 		active -= libs3_collect(c);
 		if (active == 0 && next == ph->count)
 			return 0;
+		if (active == 0)
+			continue;
 		if (S3_runonce_request_context(c->ctx, &remaining) !=
 		    S3StatusOK)
 			return -EIO;
-		ret = libs3_collect(c);
+		ret = (int)libs3_collect(c);
 		active -= (unsigned int)ret;
 		if (ret == 0 && remaining > 0 && libs3_select(c) < 0)
 			return -EIO;
@@ -266,17 +355,13 @@ static int libs3_peer_run(struct bench_client *client, struct bench_phase *ph)
 	unsigned int k;
 	int ret;
 
-	for (k = 0; k < c->xfer_count; k++) {
-		ret = libs3_xfer_buffers(&c->xfers[k], ph->size);
-		if (ret < 0)
-			return ret;
-	}
 	if (c->ctx == NULL)
 		return libs3_run_sequential(c, ph);
 	ret = libs3_run_context(c, ph);
 	if (ret < 0) {
-		snprintf(ph->first_error, sizeof(ph->first_error),
-			 "libs3: request context failed");
+		if (ph->first_error[0] == '\0')
+			snprintf(ph->first_error, sizeof(ph->first_error),
+				 "libs3: request context failed");
 		/* Destroying the context aborts what is still running. */
 		S3_destroy_request_context(c->ctx);
 		c->ctx = NULL;
@@ -313,14 +398,28 @@ static void libs3_peer_deinit(struct bench_client **client)
 	*client = NULL;
 }
 
-static int libs3_check_endpoint(const struct bench_target *target, char *error,
-				size_t error_size)
+/* Counts a user of libs3's process-wide state, initialising it first. */
+static int libs3_use(const struct bench_target *target, char *error,
+		     size_t error_size)
 {
-	if (strncmp(target->endpoint, "http://", 7) == 0)
-		return 0;
-	snprintf(error, error_size,
-		 "libs3: only plain http:// endpoints are benchmarked");
-	return -ENOTSUP;
+	S3Status status;
+
+	if (strncmp(target->endpoint, "http://", 7) != 0) {
+		snprintf(error, error_size,
+			 "libs3: only plain http:// endpoints are benchmarked");
+		return -ENOTSUP;
+	}
+	if (libs3_users == 0) {
+		status =
+			S3_initialize(bench_program, S3_INIT_ALL, target->host);
+		if (status != S3StatusOK) {
+			snprintf(error, error_size, "libs3: S3_initialize: %s",
+				 S3_get_status_name(status));
+			return -EIO;
+		}
+	}
+	libs3_users++;
+	return 0;
 }
 
 static int libs3_peer_init(const struct bench_target *target,
@@ -329,22 +428,11 @@ static int libs3_peer_init(const struct bench_target *target,
 {
 	struct libs3_client *c;
 	struct bench_client *client;
-	S3Status status;
 	int ret;
 
-	ret = libs3_check_endpoint(target, error, error_size);
+	ret = libs3_use(target, error, error_size);
 	if (ret < 0)
 		return ret;
-	if (libs3_users == 0) {
-		status =
-			S3_initialize("fs-bench-s3", S3_INIT_ALL, target->host);
-		if (status != S3StatusOK) {
-			snprintf(error, error_size, "libs3: S3_initialize: %s",
-				 S3_get_status_name(status));
-			return -EIO;
-		}
-	}
-	libs3_users++;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		if (--libs3_users == 0)
