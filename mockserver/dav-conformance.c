@@ -12,26 +12,27 @@
  *   dav-move     temporary names and MOVE for CREATE and REPLACE
  *   dav-small    a 4 KiB buffer: every object over it streams (chunked)
  *   dav-cache    the cache layer over the driver
- * At the end the store must hold no temporary object.
+ * After a run that passed, the store must hold no temporary object.
  *
- * The suite's sources are built into this program with main renamed to
- * conformance_main.
+ * The rest (main(), temporary directory, running the suite, cleaning up) is
+ * the conformance harness's (tests/conformance/harness.h).
  */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "mockserver.h"
-
-int conformance_main(int argc, char **argv);
 
 #define CONF_USER "conf"
 #define CONF_PASSWORD "conf-secret"
 
-static const struct {
-	const char *mode, *auth, *pre, *options;
-} conf_modes[] = {
+struct dav_mode {
+	const char *name, *auth, *pre, *options;
+};
+
+static const struct dav_mode dav_modes[] = {
 	{"dav", "any", "", ""},
 	{"dav-basic", "basic", "", "?auth=basic"},
 	{"dav-move", "digest", "", "?create=move&replace=move"},
@@ -39,42 +40,21 @@ static const struct {
 	{"dav-cache", "any", "cache:max=8M::", ""},
 };
 
-static unsigned int conf_leftovers;
+static unsigned int dav_leftovers;
 
-static int conf_visit(const char *path, const struct stat *st, int type,
-		      struct FTW *ftw)
-{
-	(void)st;
-	if (type == FTW_F && strncmp(path + ftw->base, ".libfs", 6) == 0) {
-		fprintf(stderr, "left behind: %s\n", path);
-		conf_leftovers++;
-	}
-	return 0;
-}
-
-static int conf_rm(const char *path, const struct stat *st, int type,
-		   struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
-static struct fs_mock *conf_start(const char *dir, const char *auth)
+static void *dav_start(const void *_mode, const char *store, char **spec_r)
 {
 	static const struct fs_mock_credential cred = {CONF_USER,
 						       CONF_PASSWORD};
+	const struct dav_mode *mode = _mode;
 	struct fs_mock_settings set;
 	struct fs_mock *mock;
-	char backend[512], *error = NULL;
+	char *error = NULL;
 
-	snprintf(backend, sizeof(backend), "posix:%s", dir);
 	fs_mock_settings_init(&set);
-	set.backend = backend;
+	set.backend = store;
 	set.dav = true;
-	set.dav_auth = auth;
+	set.dav_auth = mode->auth;
 	set.credentials = &cred;
 	set.credentials_count = 1;
 	mock = fs_mock_start(&set, &error);
@@ -82,53 +62,57 @@ static struct fs_mock *conf_start(const char *dir, const char *auth)
 		fprintf(stderr, "fs_mock_start: %s\n",
 			error != NULL ? error : "?");
 		free(error);
+		return NULL;
+	}
+	setenv("LIBFS_DAV_PASSWORD", CONF_PASSWORD, 1);
+	if (asprintf(spec_r, "%sdav+http://" CONF_USER "@127.0.0.1:%u/%s",
+		     mode->pre, fs_mock_port(mock), mode->options) < 0) {
+		*spec_r = NULL;
+		fs_mock_stop(&mock);
+		return NULL;
 	}
 	return mock;
 }
 
-int main(int argc, char **argv)
+static int dav_visit(const char *path, const struct stat *st, int type,
+		     struct FTW *ftw)
 {
-	char spec[512], *args[3], dir[] = "/tmp/libfs-conf-dav-XXXXXX";
-	struct fs_mock *mock;
-	size_t i;
-	int ret;
+	(void)st;
+	if (type == FTW_F && strncmp(path + ftw->base, ".libfs", 6) == 0) {
+		fprintf(stderr, "left behind: %s\n", path);
+		dav_leftovers++;
+	}
+	return 0;
+}
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: %s MODE [TEST-GLOB]\n", argv[0]);
-		return 2;
-	}
-	for (i = 0; i < sizeof(conf_modes) / sizeof(conf_modes[0]); i++) {
-		if (strcmp(conf_modes[i].mode, argv[1]) == 0)
-			break;
-	}
-	if (i == sizeof(conf_modes) / sizeof(conf_modes[0])) {
-		fprintf(stderr, "unknown mode '%s'\n", argv[1]);
-		return 2;
-	}
-	if (mkdtemp(dir) == NULL) {
+/* No temporary object may remain in the store. */
+static int dav_check(void *server, const char *dir)
+{
+	(void)server;
+	dav_leftovers = 0;
+	if (nftw(dir, dav_visit, 16, FTW_PHYS) != 0) {
 		perror(dir);
 		return 1;
 	}
-	mock = conf_start(dir, conf_modes[i].auth);
-	if (mock == NULL) {
-		nftw(dir, conf_rm, 16, FTW_DEPTH | FTW_PHYS);
+	if (dav_leftovers > 0) {
+		fprintf(stderr, "%u temporary objects left in the store\n",
+			dav_leftovers);
 		return 1;
 	}
-	setenv("LIBFS_DAV_PASSWORD", CONF_PASSWORD, 1);
-	snprintf(spec, sizeof(spec),
-		 "%sdav+http://" CONF_USER "@127.0.0.1:%u/%s",
-		 conf_modes[i].pre, fs_mock_port(mock), conf_modes[i].options);
-	args[0] = argv[0];
-	args[1] = spec;
-	args[2] = argc == 3 ? argv[2] : NULL;
-	ret = conformance_main(argc, args);
-	fs_mock_stop(&mock);
-	nftw(dir, conf_visit, 16, FTW_PHYS);
-	if (conf_leftovers > 0) {
-		fprintf(stderr, "%u temporary objects left in the store\n",
-			conf_leftovers);
-		ret = 1;
-	}
-	nftw(dir, conf_rm, 16, FTW_DEPTH | FTW_PHYS);
-	return ret;
+	return 0;
 }
+
+static void dav_stop(void *server)
+{
+	struct fs_mock *mock = server;
+
+	fs_mock_stop(&mock);
+}
+
+const struct conf_harness conf_harness = {
+	.name = "dav",
+	CONF_HARNESS_MODES(dav_modes),
+	.start = dav_start,
+	.check = dav_check,
+	.stop = dav_stop,
+};

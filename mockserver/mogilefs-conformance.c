@@ -11,38 +11,67 @@
  *   two         two trackers, two storage nodes
  *
  * Keys are at most 255 bytes (fs_get_limits()), which the suite's key
- * limit test takes into account. Afterwards, once the mock's replicator and
- * delete worker are idle, the domain must hold no key, no open tempfile and no
- * stored file: every test cleaned up, and no write left a fid behind.
+ * limit test takes into account. After a run that passed, once the mock's
+ * replicator and delete worker are idle, the domain must hold no key, no
+ * open tempfile and no stored file: every test cleaned up, and no write left
+ * a fid behind.
  *
- * The suite's sources are built into this program with main renamed to
- * conformance_main.
+ * The rest (main(), temporary directory, running the suite, cleaning up) is
+ * the conformance harness's (tests/conformance/harness.h).
  */
-#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "harness.h"
 #include "mogilefs.h"
 
-int conformance_main(int argc, char **argv);
+struct mog_mode {
+	const char *name;
+	unsigned int trackers;
+	bool dead_first;
+};
 
-static int conf_rm(const char *path, const struct stat *st, int type,
-		   struct FTW *ftw)
+static const struct mog_mode mog_modes[] = {
+	{"one", 1, false},
+	{"dead-first", 2, true},
+	{"two", 2, false},
+};
+
+static void *mog_start(const void *_mode, const char *store, char **spec_r)
 {
-	(void)st;
-	(void)type;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
+	const struct mog_mode *mode = _mode;
+	struct fs_mogmock_settings set;
+	struct fs_mogmock *mock;
+	char *error = NULL;
+
+	fs_mogmock_settings_init(&set);
+	set.trackers = mode->trackers;
+	set.backend = store;
+	mock = fs_mogmock_start(&set, &error);
+	if (mock == NULL) {
+		fprintf(stderr, "mogmock: %s\n", error != NULL ? error : "?");
+		free(error);
+		return NULL;
+	}
+	if (mode->dead_first)
+		(void)fs_mogmock_kill(mock, "tracker0");
+	*spec_r = fs_mogmock_spec(mock, NULL);
+	if (*spec_r == NULL) {
+		fprintf(stderr, "mogmock: no spec: out of memory\n");
+		fs_mogmock_stop(&mock);
+		return NULL;
+	}
+	return mock;
 }
 
 /* Nothing may remain once every test cleaned up. Returns 0 or 1. */
-static int check_leftovers(struct fs_mogmock *mock)
+static int mog_check(void *server, const char *dir)
 {
+	struct fs_mogmock *mock = server;
 	struct fs_mogmock_state st;
 
+	(void)dir;
 	if (fs_mogmock_settle(mock, 30000) < 0) {
 		fprintf(stderr, "mogmock: the workers did not settle\n");
 		return 1;
@@ -66,47 +95,17 @@ static int check_leftovers(struct fs_mogmock *mock)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static void mog_stop(void *server)
 {
-	char dir[] = "/tmp/libfs-conf-mogilefs-XXXXXX", backend[64];
-	struct fs_mogmock_settings set;
-	struct fs_mogmock *mock;
-	char *spec, *error = NULL, *args[3];
-	int ret;
+	struct fs_mogmock *mock = server;
 
-	if (argc < 2 || argc > 3 ||
-	    (strcmp(argv[1], "one") != 0 && strcmp(argv[1], "two") != 0 &&
-	     strcmp(argv[1], "dead-first") != 0)) {
-		fprintf(stderr, "usage: %s one|two|dead-first [TEST-GLOB]\n",
-			argv[0]);
-		return 2;
-	}
-	if (mkdtemp(dir) == NULL) {
-		perror(dir);
-		return 1;
-	}
-	snprintf(backend, sizeof(backend), "posix:%s", dir);
-	fs_mogmock_settings_init(&set);
-	set.trackers = strcmp(argv[1], "one") == 0 ? 1 : 2;
-	set.backend = backend;
-	mock = fs_mogmock_start(&set, &error);
-	if (mock == NULL) {
-		fprintf(stderr, "mogmock: %s\n", error != NULL ? error : "?");
-		free(error);
-		nftw(dir, conf_rm, 16, FTW_DEPTH | FTW_PHYS);
-		return 1;
-	}
-	if (strcmp(argv[1], "dead-first") == 0)
-		(void)fs_mogmock_kill(mock, "tracker0");
-	spec = fs_mogmock_spec(mock, NULL);
-	args[0] = argv[0];
-	args[1] = spec;
-	args[2] = argc == 3 ? argv[2] : NULL;
-	ret = spec != NULL ? conformance_main(argc, args) : 1;
-	if (ret == 0 && argc == 2)
-		ret = check_leftovers(mock);
-	free(spec);
 	fs_mogmock_stop(&mock);
-	nftw(dir, conf_rm, 16, FTW_DEPTH | FTW_PHYS);
-	return ret;
 }
+
+const struct conf_harness conf_harness = {
+	.name = "mogilefs",
+	CONF_HARNESS_MODES(mog_modes),
+	.start = mog_start,
+	.check = mog_check,
+	.stop = mog_stop,
+};

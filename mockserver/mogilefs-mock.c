@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libfs/sorted.h"
 #include "mogilefs-private.h"
 
 /* A replication that cannot be done now is tried again this often. */
@@ -166,23 +168,8 @@ struct mog_domain *mog_domain_find(struct fs_mogmock *mock, const char *name)
 static bool mog_file_search(struct mog_domain *dom, const char *key,
 			    size_t *idx_r)
 {
-	size_t lo = 0, hi = dom->file_count, mid;
-	int cmp;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		cmp = strcmp(dom->files[mid].key, key);
-		if (cmp == 0) {
-			*idx_r = mid;
-			return true;
-		}
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*idx_r = lo;
-	return false;
+	return fs_sorted_find(dom->files, dom->file_count, sizeof(*dom->files),
+			      offsetof(struct mog_file, key), key, idx_r);
 }
 
 struct mog_file *mog_file_find(struct mog_domain *dom, const char *key)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "libfs/driver.h"
 #include "mem.h"
+#include "sorted.h"
 
 struct mem_object {
 	unsigned int refcount;
@@ -179,23 +181,9 @@ static struct mem_object *object_new(struct mem_store *store,
 static bool store_find(const struct mem_store *store, const char *key,
 		       size_t *idx_r)
 {
-	size_t lo = 0, hi = store->count, mid;
-	int cmp;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		cmp = strcmp(store->entries[mid].key, key);
-		if (cmp == 0) {
-			*idx_r = mid;
-			return true;
-		}
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*idx_r = lo;
-	return false;
+	return fs_sorted_find(store->entries, store->count,
+			      sizeof(*store->entries),
+			      offsetof(struct mem_entry, key), key, idx_r);
 }
 
 static struct mem_object *store_get(struct mem_store *store, const char *key)

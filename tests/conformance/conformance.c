@@ -11,7 +11,6 @@
  */
 #include "conformance.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,34 +89,13 @@ static char *replace_mark(const char *spec, const char *dir)
 
 static char *expand_spec(const char *spec, char **tmpdir_r)
 {
-	const char *base = getenv("TMPDIR");
-	char *dir;
-
 	*tmpdir_r = NULL;
 	if (strstr(spec, TMPDIR_MARK) == NULL)
 		return strdup(spec);
-	if (base == NULL || base[0] == '\0')
-		base = "/tmp";
-	if (asprintf(&dir, "%s/libfs-conf-XXXXXX", base) < 0)
+	*tmpdir_r = conf_tmpdir_create(NULL);
+	if (*tmpdir_r == NULL)
 		return NULL;
-	if (mkdtemp(dir) == NULL) {
-		perror(dir);
-		free(dir);
-		return NULL;
-	}
-	*tmpdir_r = dir;
-	return replace_mark(spec, dir);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	if (remove(path) < 0)
-		perror(path);
-	return 0;
+	return replace_mark(spec, *tmpdir_r);
 }
 
 /* Prints the stack and its capabilities, so a log says what was tested. */
@@ -142,7 +120,7 @@ static int describe_stack(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int conformance_main(int argc, char **argv)
 {
 	const char *big = getenv("LIBFS_CONF_BIG_MIB");
 	char *spec, *tmpdir = NULL;
@@ -155,8 +133,10 @@ int main(int argc, char **argv)
 	if (big != NULL)
 		conf_big_size = strtoull(big, NULL, 10) * CONF_MIB;
 	spec = expand_spec(argv[1], &tmpdir);
-	if (spec == NULL)
+	if (spec == NULL) {
+		conf_tmpdir_remove(&tmpdir);
 		return 1;
+	}
 	conf_spec = spec;
 	conf_tmpdir = tmpdir;
 	if (argc == 3)
@@ -166,9 +146,7 @@ int main(int argc, char **argv)
 	if (ret == 0)
 		ret = cmocka_run_group_tests_name("conformance", conf_tests,
 						  NULL, NULL);
-	if (tmpdir != NULL)
-		nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(tmpdir);
+	conf_tmpdir_remove(&tmpdir);
 	free(spec);
 	return ret == 0 ? 0 : 1;
 }

@@ -55,7 +55,12 @@ struct conf {
 	unsigned int next_key;
 };
 
-/* Set by main(). */
+/* conformance.c: runs the suite as "conformance SPEC [TEST-GLOB]" from argv
+   (main.c, or harness.c for a server in the same process). Returns the exit
+   code: 0 when every test passed, 1 if not, 2 for a usage error. */
+int conformance_main(int argc, char **argv);
+
+/* Set by conformance_main(). */
 extern const char *conf_spec;
 extern uint64_t conf_big_size;
 extern const char *conf_tmpdir;
@@ -182,6 +187,14 @@ long long conf_rss_peak(void);
 /* Wall clock in nanoseconds since the epoch, and monotonic milliseconds. */
 int64_t conf_now_ns(void);
 uint64_t conf_mono_ms(void);
+
+/* Creates TMPDIR/libfs-conf-TAG-XXXXXX (TAG NULL: libfs-conf-XXXXXX; /tmp
+   without TMPDIR). Returns its path, to free with conf_tmpdir_remove(), or
+   NULL after printing why. */
+char *conf_tmpdir_create(const char *tag);
+/* Removes the directory and all below it, frees the path and sets *dir to
+   NULL. Accepts NULL. */
+void conf_tmpdir_remove(char **dir);
 
 /* --- jobs.c: drives many asynchronous operations at once --- */
 

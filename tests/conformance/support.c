@@ -6,6 +6,7 @@
 #include "conformance.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -776,4 +777,45 @@ uint64_t conf_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Temporary directories                                                     */
+
+char *conf_tmpdir_create(const char *tag)
+{
+	const char *base = getenv("TMPDIR");
+	char *dir;
+
+	if (base == NULL || base[0] == '\0')
+		base = "/tmp";
+	if (asprintf(&dir, "%s/libfs-conf-%s%sXXXXXX", base,
+		     tag != NULL ? tag : "", tag != NULL ? "-" : "") < 0)
+		return NULL;
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static int conf_remove_entry(const char *path, const struct stat *st, int type,
+			     struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	if (remove(path) < 0)
+		perror(path);
+	return 0;
+}
+
+void conf_tmpdir_remove(char **dir)
+{
+	if (*dir == NULL)
+		return;
+	(void)nftw(*dir, conf_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(*dir);
+	*dir = NULL;
 }

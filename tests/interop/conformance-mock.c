@@ -21,81 +21,61 @@
  * MiB streaming budget; the mock keeps its objects on disk (in a temporary
  * directory) for the same reason: it runs in this process.
  *
- * The suite's sources are built into this program with main renamed to
- * conformance_main.
+ * The rest (main(), temporary directory, running the suite, cleaning up) is
+ * the conformance harness's (tests/conformance/harness.h).
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "harness.h"
 #include "unit/test_s3.h"
-
-int conformance_main(int argc, char **argv);
 
 #define CONF_BUCKET "conformance"
 
-static const struct {
-	const char *mode, *host, *options;
-} conf_modes[] = {
+struct s3_mode {
+	const char *name, *host, *options;
+};
+
+static const struct s3_mode s3_modes[] = {
 	{"s3-path", "127.0.0.1", "style=path"},
 	{"s3-virtual", "localhost", "style=virtual"},
 	{"s3-v1", "127.0.0.1", "style=path&list=v1&max_keys=100"},
 	{"s3-head", "127.0.0.1", "create=head"},
 };
 
-static int conf_rm(const char *path, const struct stat *st, int type,
-		   struct FTW *ftw)
+static void *s3_start(const void *_mode, const char *store, char **spec_r)
 {
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path) < 0 ? 0 : 0;
-}
-
-int main(int argc, char **argv)
-{
-	char spec[512], *args[3], dir[] = "/tmp/libfs-conf-mock-XXXXXX";
-	char backend[64];
+	const struct s3_mode *mode = _mode;
 	struct fs_mock *mock;
-	size_t i;
-	int ret;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: %s MODE [TEST-GLOB]\n", argv[0]);
-		return 2;
-	}
-	for (i = 0; i < sizeof(conf_modes) / sizeof(conf_modes[0]); i++) {
-		if (strcmp(conf_modes[i].mode, argv[1]) == 0)
-			break;
-	}
-	if (i == sizeof(conf_modes) / sizeof(conf_modes[0])) {
-		fprintf(stderr, "unknown mode '%s'\n", argv[1]);
-		return 2;
-	}
-	if (mkdtemp(dir) == NULL) {
-		perror(dir);
-		return 1;
-	}
-	snprintf(backend, sizeof(backend), "posix:%s", dir);
-	mock = s3t_mock_start(CONF_BUCKET, 0, backend);
-	if (mock == NULL) {
-		nftw(dir, conf_rm, 16, FTW_DEPTH | FTW_PHYS);
-		return 1;
-	}
+	mock = s3t_mock_start(CONF_BUCKET, 0, store);
+	if (mock == NULL)
+		return NULL;
 	setenv("AWS_ACCESS_KEY_ID", S3T_ACCESS_KEY, 1);
 	setenv("AWS_SECRET_ACCESS_KEY", S3T_SECRET_KEY, 1);
 	unsetenv("AWS_SESSION_TOKEN");
-	snprintf(spec, sizeof(spec),
-		 "s3://" CONF_BUCKET "/?endpoint=http://%s:%u&part_size=5M"
-		 "&parallel=3&copy_create=head&key_max=1000&metadata_max=1984&%"
-		 "s",
-		 conf_modes[i].host, fs_mock_port(mock), conf_modes[i].options);
-	args[0] = argv[0];
-	args[1] = spec;
-	args[2] = argc == 3 ? argv[2] : NULL;
-	ret = conformance_main(argc, args);
-	fs_mock_stop(&mock);
-	nftw(dir, conf_rm, 16, FTW_DEPTH | FTW_PHYS);
-	return ret;
+	if (asprintf(spec_r,
+		     "s3://" CONF_BUCKET "/?endpoint=http://%s:%u&part_size=5M"
+		     "&parallel=3&copy_create=head&key_max=1000"
+		     "&metadata_max=1984&%s",
+		     mode->host, fs_mock_port(mock), mode->options) < 0) {
+		*spec_r = NULL;
+		fs_mock_stop(&mock);
+		return NULL;
+	}
+	return mock;
 }
+
+static void s3_stop(void *server)
+{
+	struct fs_mock *mock = server;
+
+	fs_mock_stop(&mock);
+}
+
+const struct conf_harness conf_harness = {
+	.name = "mock",
+	CONF_HARNESS_MODES(s3_modes),
+	.start = s3_start,
+	.stop = s3_stop,
+};

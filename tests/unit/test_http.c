@@ -571,16 +571,83 @@ static struct fs_http_request *req_new(struct test *t, const char *method,
 	return req;
 }
 
+/* Starts the server in mode and a transport to reach it. */
+static void start_server(struct test *t, enum srv_mode mode)
+{
+	server_start(&t->srv, mode);
+	http_new(t);
+}
+
+/* Starts the server in mode and a transport, and makes a first request. */
+static struct fs_http_request *start_request(struct test *t, enum srv_mode mode,
+					     const char *method,
+					     const char *path)
+{
+	start_server(t, mode);
+	return req_new(t, method, path);
+}
+
+/* The same with the server failing the first request with status and body
+   (and Retry-After: 1 for a 429), then answering 200 "ok"; the request is
+   method on /x. */
+static struct fs_http_request *start_fail_first(struct test *t,
+						unsigned int status,
+						const char *body,
+						const char *method)
+{
+	t->srv.fail_status = status;
+	t->srv.fail_body = body;
+	return start_request(t, MODE_FAIL_FIRST, method, "/x");
+}
+
+/* The same for a PUT to /upload whose body is streamed (declared bytes, or
+   chunked if negative), started. */
+static struct fs_http_request *start_upload(struct test *t, enum srv_mode mode,
+					    int64_t declared)
+{
+	struct fs_http_request *req = start_request(t, mode, "PUT", "/upload");
+
+	fs_http_request_set_body_stream(req, declared);
+	assert_int_equal(fs_http_request_start(req), 0);
+	return req;
+}
+
+/* The same for a GET whose response is read as a stream. */
+static struct fs_http_request *start_stream(struct test *t, enum srv_mode mode,
+					    const char *path)
+{
+	struct fs_http_request *req = start_request(t, mode, "GET", path);
+
+	fs_http_request_set_response_stream(req);
+	return req;
+}
+
+/* Drives the transport until req is done. */
+static void wait_done(struct test *t, struct fs_http_request *req)
+{
+	while (!fs_http_request_is_done(req))
+		assert_int_equal(fs_http_wait(t->http, 10000), 0);
+}
+
 static int run(struct test *t, struct fs_http_request *req)
 {
 	int ret = fs_http_request_start(req);
 
 	if (ret < 0)
 		return ret;
-	while (!fs_http_request_is_done(req))
-		assert_int_equal(fs_http_wait(t->http, 10000), 0);
+	wait_done(t, req);
 	assert_int_equal(fs_http_pending(t->http), 0);
 	return fs_http_request_result(req);
+}
+
+/* Returns the message of a failed request (valid until the next call),
+   asserting that the failure is err. */
+static const char *error_msg(struct fs_http_request *req, int err)
+{
+	static char msg[1024];
+
+	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)), err);
+	return msg;
 }
 
 static void assert_contains(const char *haystack, const char *needle)
@@ -625,6 +692,27 @@ static const struct fs_http_callbacks counting_callbacks = {
 	.progress = count_progress,
 };
 
+/* Reads the next bytes of a streamed response into buf, waiting while none
+   are there, and checks them against pattern(version) from offset + *pos;
+   advances *pos. Returns the count, 0 at the end or -errno. */
+static ssize_t read_some(struct test *t, struct fs_http_request *req,
+			 unsigned char *buf, size_t size, unsigned int version,
+			 uint64_t offset, uint64_t *pos)
+{
+	ssize_t n, i;
+
+	while ((n = fs_http_request_read(req, buf, size)) == -EAGAIN)
+		assert_int_equal(fs_http_wait(t->http, 10000), 0);
+	for (i = 0; i < n; i++) {
+		if (buf[i] != pattern(offset + *pos + (uint64_t)i, version))
+			fail_msg("byte %llu differs",
+				 (unsigned long long)(*pos + (uint64_t)i));
+	}
+	if (n > 0)
+		*pos += (uint64_t)n;
+	return n;
+}
+
 /* Reads a streamed response to the end, checking every byte against
    pattern(version). Returns the result (0 or -errno); *size_r gets the bytes
    read. */
@@ -632,28 +720,34 @@ static int read_stream(struct test *t, struct fs_http_request *req,
 		       unsigned int version, uint64_t offset, uint64_t *size_r)
 {
 	unsigned char buf[4096];
-	uint64_t pos = 0;
-	ssize_t n, i;
+	ssize_t n;
 
-	for (;;) {
-		n = fs_http_request_read(req, buf, sizeof(buf));
-		if (n == -EAGAIN) {
-			assert_int_equal(fs_http_wait(t->http, 10000), 0);
-			continue;
-		}
-		if (n <= 0)
-			break;
-		for (i = 0; i < n; i++) {
-			if (buf[i] !=
-			    pattern(offset + pos + (uint64_t)i, version))
-				fail_msg("byte %llu differs",
-					 (unsigned long long)(pos +
-							      (uint64_t)i));
-		}
-		pos += (uint64_t)n;
-	}
-	*size_r = pos;
+	*size_r = 0;
+	do {
+		n = read_some(t, req, buf, sizeof(buf), version, offset,
+			      size_r);
+	} while (n > 0);
 	return (int)n;
+}
+
+/* Writes data[0..size) into a streamed request body, waiting while the
+   transfer takes nothing. Returns the bytes taken (> 0). */
+static size_t write_some(struct test *t, struct fs_http_request *req,
+			 const void *data, size_t size)
+{
+	ssize_t n;
+
+	while ((n = fs_http_request_write(req, data, size)) == -EAGAIN)
+		assert_int_equal(fs_http_wait(t->http, 10000), 0);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* Ends a streamed request body and waits for the response. */
+static void write_end(struct test *t, struct fs_http_request *req)
+{
+	assert_int_equal(fs_http_request_write_end(req), 0);
+	wait_done(t, req);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -666,8 +760,7 @@ static void test_keepalive_reuse(void **state)
 	size_t size;
 	int i;
 
-	server_start(&t->srv, MODE_SMALL);
-	http_new(t);
+	start_server(t, MODE_SMALL);
 	for (i = 0; i < 5; i++) {
 		req = req_new(t, "GET", "/small");
 		assert_int_equal(run(t, req), 0);
@@ -687,8 +780,7 @@ static void test_many_in_flight(void **state)
 	struct fs_http_request *reqs[INFLIGHT];
 	unsigned int i, done;
 
-	server_start(&t->srv, MODE_CONCURRENT);
-	http_new(t);
+	start_server(t, MODE_CONCURRENT);
 	for (i = 0; i < INFLIGHT; i++) {
 		reqs[i] = req_new(t, "GET", "/slow");
 		fs_http_request_set_callbacks(reqs[i], &counting_callbacks, t);
@@ -731,37 +823,21 @@ static void test_stream_big_slow_reader(void **state)
 	struct fs_http_request *req;
 	unsigned char *buf = malloc(4096);
 	uint64_t pos = 0, next_break = 0;
-	ssize_t n, i;
+	ssize_t n;
 
 	/* The reader sleeps longer than the stall timeout: a transfer paused
 	   because of us must not count as stalled. */
 	t->fs.set.stall_timeout_ms = 200;
-	server_start(&t->srv, MODE_BIG);
-	http_new(t);
-	req = req_new(t, "GET", "/big");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, MODE_BIG, "/big");
 	assert_int_equal(fs_http_request_start(req), 0);
-	for (;;) {
+	do {
 		if (pos >= next_break && pos < BIG_SIZE - (1u << 20)) {
 			fill_until_paused(t, req);
 			usleep(300000);
 			next_break += 16u * 1024 * 1024;
 		}
-		n = fs_http_request_read(req, buf, 4096);
-		if (n == -EAGAIN) {
-			assert_int_equal(fs_http_wait(t->http, 10000), 0);
-			continue;
-		}
-		if (n <= 0)
-			break;
-		for (i = 0; i < n; i++) {
-			if (buf[i] != pattern(pos + (uint64_t)i, 1))
-				fail_msg("byte %llu differs",
-					 (unsigned long long)(pos +
-							      (uint64_t)i));
-		}
-		pos += (uint64_t)n;
-	}
+		n = read_some(t, req, buf, 4096, 1, 0, &pos);
+	} while (n > 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(pos, BIG_SIZE);
 	assert_int_equal(fs_http_request_status(req), 200);
@@ -781,30 +857,18 @@ static void upload_stream(struct test *t, int64_t declared)
 	unsigned char *chunk = malloc(65536);
 	struct fs_http_request *req;
 	uint32_t hash = 2166136261u;
-	size_t pos = 0, i, len;
-	ssize_t n;
+	size_t pos = 0, i, len, n;
 
-	server_start(&t->srv, MODE_UPLOAD);
-	http_new(t);
-	req = req_new(t, "PUT", "/upload");
-	fs_http_request_set_body_stream(req, declared);
-	assert_int_equal(fs_http_request_start(req), 0);
+	req = start_upload(t, MODE_UPLOAD, declared);
 	while (pos < total) {
 		len = total - pos < 65536 ? total - pos : 65536;
 		for (i = 0; i < len; i++)
 			chunk[i] = pattern(pos + i, 3);
-		n = fs_http_request_write(req, chunk, len);
-		if (n == -EAGAIN) {
-			assert_int_equal(fs_http_wait(t->http, 10000), 0);
-			continue;
-		}
-		assert_true(n > 0);
-		hash = hash_update(hash, chunk, (size_t)n);
-		pos += (size_t)n;
+		n = write_some(t, req, chunk, len);
+		hash = hash_update(hash, chunk, n);
+		pos += n;
 	}
-	assert_int_equal(fs_http_request_write_end(req), 0);
-	while (!fs_http_request_is_done(req))
-		assert_int_equal(fs_http_wait(t->http, 10000), 0);
+	write_end(t, req);
 	assert_int_equal(fs_http_request_result(req), 0);
 	assert_int_equal(fs_http_request_status(req), 200);
 	assert_string_equal(fs_http_request_body(req, NULL), "stored");
@@ -835,11 +899,7 @@ static void test_503_then_200_resigned(void **state)
 	struct test *t = *state;
 	struct fs_http_request *req;
 
-	t->srv.fail_status = 503;
-	t->srv.fail_body = "busy";
-	server_start(&t->srv, MODE_FAIL_FIRST);
-	http_new(t);
-	req = req_new(t, "GET", "/x");
+	req = start_fail_first(t, 503, "busy", "GET");
 	fs_http_request_set_callbacks(req, &counting_callbacks, t);
 	assert_int_equal(run(t, req), 0);
 	assert_int_equal(fs_http_request_status(req), 200);
@@ -870,11 +930,8 @@ static void test_400_request_timeout_retryable(void **state)
 	const struct fs_http_callbacks cb = {.retryable = s3_retryable};
 	struct fs_http_request *req;
 
-	t->srv.fail_status = 400;
-	t->srv.fail_body = "<Error><Code>RequestTimeout</Code></Error>";
-	server_start(&t->srv, MODE_FAIL_FIRST);
-	http_new(t);
-	req = req_new(t, "PUT", "/x");
+	req = start_fail_first(
+		t, 400, "<Error><Code>RequestTimeout</Code></Error>", "PUT");
 	fs_http_request_set_body(req, "data", 4);
 	fs_http_request_set_callbacks(req, &cb, t);
 	assert_int_equal(run(t, req), 0);
@@ -900,11 +957,7 @@ static void test_429_retry_after(void **state)
 	struct test *t = *state;
 	struct fs_http_request *req;
 
-	t->srv.fail_status = 429;
-	t->srv.fail_body = "slow down";
-	server_start(&t->srv, MODE_FAIL_FIRST);
-	http_new(t);
-	req = req_new(t, "GET", "/x");
+	req = start_fail_first(t, 429, "slow down", "GET");
 	assert_int_equal(run(t, req), 0);
 	assert_int_equal(server_requests(&t->srv), 2);
 	/* Retry-After: 1 wins over the 10..50 ms backoff. */
@@ -916,18 +969,16 @@ static void test_post_not_retried(void **state)
 {
 	struct test *t = *state;
 	struct fs_http_request *req;
-	char msg[512];
+	const char *msg;
 
-	server_start(&t->srv, MODE_ALWAYS_503);
-	http_new(t);
-	req = req_new(t, "POST", "/upload?uploads");
+	req = start_request(t, MODE_ALWAYS_503, "POST", "/upload?uploads");
 	fs_http_request_set_body(req, "<x/>", 4);
 	assert_int_equal(run(t, req), -EIO);
 	assert_int_equal(fs_http_request_status(req), 503);
 	assert_int_equal(server_requests(&t->srv), 1);
 	assert_string_equal(t->srv.method[0], "POST");
 	assert_int_equal(t->fs.stats.ops[FS_OP_READ].retries, 0);
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)), -EIO);
+	msg = error_msg(req, -EIO);
 	assert_contains(msg, "POST http://127.0.0.1:");
 	assert_contains(msg, "HTTP 503");
 	fs_http_request_deinit(&req);
@@ -937,17 +988,16 @@ static void test_503_error_message(void **state)
 {
 	struct test *t = *state;
 	struct fs_http_request *req;
-	char msg[512], expect[256];
+	const char *msg;
+	char expect[256];
 
 	t->fs.set.max_retries = 1;
-	server_start(&t->srv, MODE_ALWAYS_503);
-	http_new(t);
-	req = req_new(t, "GET", "/b/k");
+	req = start_request(t, MODE_ALWAYS_503, "GET", "/b/k");
 	assert_int_equal(run(t, req), -EIO);
 	assert_int_equal(server_requests(&t->srv), 2);
 	assert_int_equal(
 		fs_http_request_set_server_error(req, "SlowDown", "REQ42"), 0);
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)), -EIO);
+	msg = error_msg(req, -EIO);
 	snprintf(expect, sizeof(expect),
 		 "GET http://127.0.0.1:%u/b/k: HTTP 503 SlowDown (request id "
 		 "REQ42, after 2 attempts)",
@@ -965,10 +1015,7 @@ static void test_resume_range_if_match(void **state)
 	uint64_t size = 0;
 	int n = 0;
 
-	server_start(&t->srv, MODE_RESUME);
-	http_new(t);
-	req = req_new(t, "GET", "/obj");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, MODE_RESUME, "/obj");
 	assert_int_equal(fs_http_request_start(req), 0);
 	assert_int_equal(read_stream(t, req, 1, 0, &size), 0);
 	assert_int_equal(size, RESUME_SIZE);
@@ -992,10 +1039,7 @@ static void test_resume_ranged(void **state)
 	unsigned long long start = 0, last = 0;
 	uint64_t size = 0;
 
-	server_start(&t->srv, MODE_RESUME);
-	http_new(t);
-	req = req_new(t, "GET", "/obj");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, MODE_RESUME, "/obj");
 	fs_http_request_set_range(req, 1000, 500000);
 	assert_int_equal(fs_http_request_start(req), 0);
 	assert_int_equal(read_stream(t, req, 1, 1000, &size), 0);
@@ -1011,24 +1055,31 @@ static void test_resume_ranged(void **state)
 	fs_http_request_deinit(&req);
 }
 
-static void test_no_etag_no_resume(void **state)
+/* The first response is cut and resuming is refused: no ETag to resume with,
+   or the object changed. Only bytes of version (pattern) are ever returned,
+   then -EIO after requests requests, with a message saying why. */
+static void resume_refused(struct test *t, enum srv_mode mode,
+			   unsigned int version, unsigned int requests,
+			   const char *why)
 {
-	struct test *t = *state;
 	struct fs_http_request *req;
 	uint64_t size = 0;
-	char msg[512];
 
-	server_start(&t->srv, MODE_NO_ETAG);
-	http_new(t);
-	req = req_new(t, "GET", "/obj");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, mode, "/obj");
 	assert_int_equal(fs_http_request_start(req), 0);
-	assert_int_equal(read_stream(t, req, 0, 0, &size), -EIO);
+	assert_int_equal(read_stream(t, req, version, 0, &size), -EIO);
 	assert_true(size <= RESUME_CUT);
-	assert_int_equal(server_requests(&t->srv), 1);
-	fs_http_request_error(req, msg, sizeof(msg));
-	assert_contains(msg, "not retried: cannot resume without an ETag");
+	assert_int_equal(server_requests(&t->srv), requests);
+	if (requests > 1)
+		assert_string_equal(t->srv.if_match[1], "\"v1\"");
+	assert_contains(error_msg(req, -EIO), why);
 	fs_http_request_deinit(&req);
+}
+
+static void test_no_etag_no_resume(void **state)
+{
+	resume_refused(*state, MODE_NO_ETAG, 0, 1,
+		       "not retried: cannot resume without an ETag");
 }
 
 static void test_stream_upload_not_retried(void **state)
@@ -1038,25 +1089,11 @@ static void test_stream_upload_not_retried(void **state)
 	unsigned char *data = calloc(1, total);
 	struct fs_http_request *req;
 	size_t pos = 0;
-	ssize_t n;
 
-	server_start(&t->srv, MODE_UPLOAD_503);
-	http_new(t);
-	req = req_new(t, "PUT", "/upload");
-	fs_http_request_set_body_stream(req, (int64_t)total);
-	assert_int_equal(fs_http_request_start(req), 0);
-	while (pos < total) {
-		n = fs_http_request_write(req, data + pos, total - pos);
-		if (n == -EAGAIN) {
-			assert_int_equal(fs_http_wait(t->http, 10000), 0);
-			continue;
-		}
-		assert_true(n > 0);
-		pos += (size_t)n;
-	}
-	assert_int_equal(fs_http_request_write_end(req), 0);
-	while (!fs_http_request_is_done(req))
-		assert_int_equal(fs_http_wait(t->http, 10000), 0);
+	req = start_upload(t, MODE_UPLOAD_503, (int64_t)total);
+	while (pos < total)
+		pos += write_some(t, req, data + pos, total - pos);
+	write_end(t, req);
 	assert_int_equal(fs_http_request_result(req), -EIO);
 	assert_int_equal(fs_http_request_status(req), 503);
 	assert_int_equal(fs_http_request_attempt(req), 1);
@@ -1074,10 +1111,7 @@ static void test_stream_not_found(void **state)
 	struct fs_http_request *req;
 	char buf[16];
 
-	server_start(&t->srv, MODE_NOT_FOUND);
-	http_new(t);
-	req = req_new(t, "GET", "/missing");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, MODE_NOT_FOUND, "/missing");
 	fs_http_request_set_callbacks(req, &counting_callbacks, t);
 	assert_int_equal(fs_http_request_start(req), 0);
 	while (fs_http_request_read(req, buf, sizeof(buf)) == -EAGAIN)
@@ -1090,35 +1124,14 @@ static void test_stream_not_found(void **state)
 	fs_http_request_deinit(&req);
 }
 
-static void etag_change(struct test *t, enum srv_mode mode)
-{
-	struct fs_http_request *req;
-	uint64_t size = 0;
-	char msg[512];
-
-	server_start(&t->srv, mode);
-	http_new(t);
-	req = req_new(t, "GET", "/obj");
-	fs_http_request_set_response_stream(req);
-	assert_int_equal(fs_http_request_start(req), 0);
-	/* Only bytes of version 1 are ever returned, then the error. */
-	assert_int_equal(read_stream(t, req, 1, 0, &size), -EIO);
-	assert_true(size <= RESUME_CUT);
-	assert_int_equal(server_requests(&t->srv), 2);
-	assert_string_equal(t->srv.if_match[1], "\"v1\"");
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)), -EIO);
-	assert_contains(msg, "changed");
-	fs_http_request_deinit(&req);
-}
-
 static void test_etag_changed_412(void **state)
 {
-	etag_change(*state, MODE_ETAG_412);
+	resume_refused(*state, MODE_ETAG_412, 1, 2, "changed");
 }
 
 static void test_etag_changed_200(void **state)
 {
-	etag_change(*state, MODE_ETAG_200);
+	resume_refused(*state, MODE_ETAG_200, 1, 2, "changed");
 }
 
 static void test_stall_timeout(void **state)
@@ -1126,15 +1139,12 @@ static void test_stall_timeout(void **state)
 	struct test *t = *state;
 	struct fs_http_request *req;
 	uint64_t size = 0, start;
-	char msg[512];
+	const char *msg;
 
 	t->fs.set.stall_timeout_ms = 300;
 	t->fs.set.total_timeout_ms = 10000;
 	t->fs.set.max_retries = 1;
-	server_start(&t->srv, MODE_STALL);
-	http_new(t);
-	req = req_new(t, "GET", "/obj");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, MODE_STALL, "/obj");
 	start = now_usec();
 	assert_int_equal(fs_http_request_start(req), 0);
 	assert_int_equal(read_stream(t, req, 1, 0, &size), -ETIMEDOUT);
@@ -1142,8 +1152,7 @@ static void test_stall_timeout(void **state)
 	assert_true(now_usec() - start < 5000000);
 	assert_int_equal(size, 128 * 1024);
 	assert_int_equal(server_requests(&t->srv), 2);
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)),
-			 -ETIMEDOUT);
+	msg = error_msg(req, -ETIMEDOUT);
 	assert_contains(msg, "stall");
 	assert_contains(msg, "after 2 attempts");
 	fs_http_request_deinit(&req);
@@ -1154,15 +1163,13 @@ static void test_total_deadline(void **state)
 	struct test *t = *state;
 	struct fs_http_request *req;
 	uint64_t start;
-	char msg[512];
+	const char *msg;
 
 	t->fs.set.total_timeout_ms = 700;
 	t->fs.set.max_retries = 1000;
 	t->fs.set.retry_base_ms = 50;
 	t->fs.set.retry_max_ms = 100;
-	server_start(&t->srv, MODE_ALWAYS_503);
-	http_new(t);
-	req = req_new(t, "GET", "/x");
+	req = start_request(t, MODE_ALWAYS_503, "GET", "/x");
 	start = now_usec();
 	assert_int_equal(run(t, req), -ETIMEDOUT);
 	assert_true(now_usec() - start < 700000 + 500000);
@@ -1170,8 +1177,7 @@ static void test_total_deadline(void **state)
 	/* The deadline may cut an attempt before the server logged it. */
 	assert_in_range(fs_http_request_attempt(req), server_requests(&t->srv),
 			server_requests(&t->srv) + 1);
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)),
-			 -ETIMEDOUT);
+	msg = error_msg(req, -ETIMEDOUT);
 	assert_contains(msg, "deadline of 700 ms");
 	assert_contains(msg, "last error: HTTP 503");
 	fs_http_request_deinit(&req);
@@ -1186,15 +1192,11 @@ static void test_deadline_spares_flowing_stream(void **state)
 	struct test *t = *state;
 	struct fs_http_request *req;
 	uint64_t size = 0, start;
-	char msg[512];
 
 	t->fs.set.total_timeout_ms = 300;
 	t->fs.set.stall_timeout_ms = 2000;
 	t->fs.set.max_retries = FS_SETTINGS_NO_RETRY;
-	server_start(&t->srv, MODE_DRIP);
-	http_new(t);
-	req = req_new(t, "GET", "/drip");
-	fs_http_request_set_response_stream(req);
+	req = start_stream(t, MODE_DRIP, "/drip");
 	start = now_usec();
 	assert_int_equal(fs_http_request_start(req), 0);
 	assert_int_equal(read_stream(t, req, 1, 0, &size), 0);
@@ -1207,9 +1209,7 @@ static void test_deadline_spares_flowing_stream(void **state)
 	req = req_new(t, "GET", "/drip");
 	fs_http_request_set_response_max(req, 2 * DRIP_SIZE);
 	assert_int_equal(run(t, req), -ETIMEDOUT);
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)),
-			 -ETIMEDOUT);
-	assert_contains(msg, "deadline of 300 ms");
+	assert_contains(error_msg(req, -ETIMEDOUT), "deadline of 300 ms");
 	fs_http_request_deinit(&req);
 }
 
@@ -1219,7 +1219,8 @@ static void test_connect_refused(void **state)
 	struct fs_http_request *req;
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
-	char url[128], msg[512];
+	const char *msg;
+	char url[128];
 	int fd;
 
 	/* A bound socket that never listens: connecting to it is refused,
@@ -1242,7 +1243,7 @@ static void test_connect_refused(void **state)
 	assert_int_equal(fs_http_request_attempt(req), 3);
 	assert_int_equal(t->fs.stats.ops[FS_OP_STAT].retries, 2);
 	assert_int_equal(fs_http_request_status(req), 0);
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)), -EIO);
+	msg = error_msg(req, -EIO);
 	assert_contains(msg, "HEAD http://127.0.0.1:");
 	assert_contains(msg, "Failed to connect to 127.0.0.1");
 	assert_contains(msg, "after 3 attempts");
@@ -1254,42 +1255,47 @@ static void test_memory_cap(void **state)
 {
 	struct test *t = *state;
 	struct fs_http_request *req;
-	char msg[512];
 
-	server_start(&t->srv, MODE_HUGE_XML);
-	http_new(t);
-	req = req_new(t, "GET", "/list");
+	req = start_request(t, MODE_HUGE_XML, "GET", "/list");
 	assert_int_equal(run(t, req), -EIO);
 	assert_int_equal(fs_http_request_attempt(req), 1);
-	fs_http_request_error(req, msg, sizeof(msg));
-	assert_contains(msg, "over 1048576 bytes");
+	assert_contains(error_msg(req, -EIO), "over 1048576 bytes");
 	fs_http_request_deinit(&req);
 }
 
 static void test_status_table(void **state)
 {
-	assert_int_equal(fs_http_status_errno(200, "GET"), 0);
-	assert_int_equal(fs_http_status_errno(204, "DELETE"), 0);
-	assert_int_equal(fs_http_status_errno(206, "GET"), 0);
-	assert_int_equal(fs_http_status_errno(304, "GET"), 0);
-	assert_int_equal(fs_http_status_errno(301, "GET"), -EIO);
-	assert_int_equal(fs_http_status_errno(400, "GET"), -EIO);
-	assert_int_equal(fs_http_status_errno(401, "GET"), -EACCES);
-	assert_int_equal(fs_http_status_errno(403, "PUT"), -EACCES);
-	assert_int_equal(fs_http_status_errno(404, "GET"), -ENOENT);
-	assert_int_equal(fs_http_status_errno(405, "GET"), -EIO);
-	assert_int_equal(fs_http_status_errno(405, "MKCOL"), -EEXIST);
-	assert_int_equal(fs_http_status_errno(408, "GET"), -ETIMEDOUT);
-	assert_int_equal(fs_http_status_errno(409, "PUT"), -EEXIST);
-	assert_int_equal(fs_http_status_errno(412, "PUT"), -EEXIST);
-	assert_int_equal(fs_http_status_errno(413, "PUT"), -EFBIG);
-	assert_int_equal(fs_http_status_errno(416, "GET"), -EIO);
-	assert_int_equal(fs_http_status_errno(429, "GET"), -EIO);
-	assert_int_equal(fs_http_status_errno(500, NULL), -EIO);
-	assert_int_equal(fs_http_status_errno(503, "GET"), -EIO);
-	assert_int_equal(fs_http_status_errno(504, "GET"), -ETIMEDOUT);
-	assert_int_equal(fs_http_status_errno(507, "PUT"), -ENOSPC);
-	assert_int_equal(fs_http_status_errno(599, "PUT"), -EIO);
+	static const struct {
+		long status;
+		const char *method;
+		int err;
+	} statuses[] = {
+		{200, "GET", 0},	 {204, "DELETE", 0},
+		{206, "GET", 0},	 {304, "GET", 0},
+		{301, "GET", -EIO},	 {400, "GET", -EIO},
+		{401, "GET", -EACCES},	 {403, "PUT", -EACCES},
+		{404, "GET", -ENOENT},	 {405, "GET", -EIO},
+		{405, "MKCOL", -EEXIST}, {408, "GET", -ETIMEDOUT},
+		{409, "PUT", -EEXIST},	 {412, "PUT", -EEXIST},
+		{413, "PUT", -EFBIG},	 {416, "GET", -EIO},
+		{429, "GET", -EIO},	 {500, NULL, -EIO},
+		{503, "GET", -EIO},	 {504, "GET", -ETIMEDOUT},
+		{507, "PUT", -ENOSPC},	 {599, "PUT", -EIO},
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		err = fs_http_status_errno(statuses[i].status,
+					   statuses[i].method);
+		if (err != statuses[i].err)
+			fail_msg("HTTP %ld (%s): %d %s, expected %d %s",
+				 statuses[i].status,
+				 statuses[i].method != NULL ? statuses[i].method
+							    : "no method",
+				 err, fs_errno_name(err), statuses[i].err,
+				 fs_errno_name(statuses[i].err));
+	}
 
 	assert_int_equal(fs_http_curl_errno(CURLE_OK), 0);
 	assert_int_equal(fs_http_curl_errno(CURLE_OPERATION_TIMEDOUT),
@@ -1363,16 +1369,16 @@ static void test_redact_trace_and_message(void **state)
 	const struct fs_http_callbacks cb = {.sign = secret_sign};
 	struct fs_http_request *req;
 	FILE *trace = tmpfile();
-	char msg[1024], *text;
+	const char *msg;
+	char *text;
 	int saved;
 
 	t->fs.set.debug = FS_DEBUG_HTTP;
 	t->fs.set.max_retries = 1;
-	server_start(&t->srv, MODE_ALWAYS_503);
-	http_new(t);
-	req = req_new(t, "GET",
-		      "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
-		      "AKIDs3cr3t&X-Amz-Signature=abcs3cr3t");
+	req = start_request(
+		t, MODE_ALWAYS_503, "GET",
+		"/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+		"AKIDs3cr3t&X-Amz-Signature=abcs3cr3t");
 	fs_http_request_set_callbacks(req, &cb, t);
 	assert_int_equal(fs_http_request_add_header(req, "X-Amz-Security-Token",
 						    "toks3cr3t"),
@@ -1404,7 +1410,7 @@ static void test_redact_trace_and_message(void **state)
 	assert_contains(text, "x-amz-request-id: REQ42");
 	fclose(trace);
 
-	assert_int_equal(fs_http_request_error(req, msg, sizeof(msg)), -EIO);
+	msg = error_msg(req, -EIO);
 	assert_lacks(msg, "s3cr3t");
 	assert_contains(msg, "X-Amz-Signature=***");
 	assert_contains(msg, "HTTP 503 (request id REQ42, after 2 attempts)");
@@ -1524,9 +1530,7 @@ static void test_free_in_callback_and_cancel(void **state)
 	const struct fs_http_callbacks cb = {.done = deinit_in_done};
 	struct fs_http_request *req, *other;
 
-	server_start(&t->srv, MODE_SMALL);
-	http_new(t);
-	req = req_new(t, "GET", "/a");
+	req = start_request(t, MODE_SMALL, "GET", "/a");
 	fs_http_request_set_callbacks(req, &cb, &req);
 	assert_int_equal(fs_http_request_start(req), 0);
 	while (req != NULL)
