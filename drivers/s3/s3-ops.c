@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
+#include "crc32.h"
 #include "s3-private.h"
 #include "xml.h"
 
@@ -94,7 +94,7 @@ static bool s3_verify_crc32(struct s3_file *file)
 		    fs_http_request_header(req, "x-amz-checksum-crc32"),
 		    &file->want_crc))
 		return false;
-	file->read_crc = (uint32_t)crc32_z(0, NULL, 0);
+	file->read_crc = 0;
 	return true;
 }
 
@@ -178,8 +178,7 @@ static ssize_t s3_verify(struct s3_file *file, const void *buf, ssize_t ret)
 	if (mode <= S3_VERIFY_UNDECIDED)
 		return ret;
 	if (ret > 0 && mode == S3_VERIFY_CRC32)
-		file->read_crc =
-			(uint32_t)crc32_z(file->read_crc, buf, (size_t)ret);
+		file->read_crc = fs_crc32(file->read_crc, buf, (size_t)ret);
 	else if (ret > 0 &&
 		 EVP_DigestUpdate(file->md5_ctx, buf, (size_t)ret) != 1)
 		file->verify = S3_VERIFY_OFF;

@@ -42,8 +42,8 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
+#include "crc32.h"
 #include "s3-private.h"
 #include "xml.h"
 
@@ -784,7 +784,7 @@ int fs_s3_request_set_body(struct s3_ctx *ctx, struct fs_http_request *req,
 int fs_s3_request_set_crc32(struct s3_ctx *ctx, struct fs_http_request *req,
 			    const void *data, size_t size, uint32_t *crc_r)
 {
-	uint32_t crc = (uint32_t)crc32_z(0, data, size);
+	uint32_t crc = fs_crc32(0, data, size);
 	char b64[16];
 
 	*crc_r = crc;
