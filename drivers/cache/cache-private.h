@@ -149,6 +149,9 @@ struct cache_file {
 	   object (capture->size bytes from offset 0) while it may fill */
 	uint64_t child_pos;
 	bool child_eof, capturing;
+	/* capturing before the child's stat and metadata were taken: with
+	   FS_CAP_READ_STAT they come with the first bytes, not before */
+	bool capture_undecided;
 	struct cache_obj *capture;
 
 	/* writing: a copy of the bytes while they fit object_max */

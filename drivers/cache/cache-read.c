@@ -11,9 +11,12 @@
  *  - a miss asks the child. A read takes the child's stat first (so the
  *    etag kept is never newer than the bytes), then its metadata, then
  *    streams the whole object, keeping a copy while it fits object_max, and
- *    inserts the copy once the child's stream ended. An abandoned or failed
- *    read inserts nothing, and neither does one whose key was changed
- *    meanwhile (the file was marked stale).
+ *    inserts the copy once the child's stream ended. Where the child has
+ *    FS_CAP_READ_STAT (S3: stat and metadata from the GET's headers), the
+ *    read starts first and the stat and metadata of the very bytes read
+ *    are taken with its first bytes: a miss is then one request. An
+ *    abandoned or failed read inserts nothing, and neither does one whose
+ *    key was changed meanwhile (the file was marked stale).
  */
 #include <errno.h>
 #include <string.h>
@@ -280,10 +283,68 @@ static int capture_start(struct cache_file *file)
 	return 0;
 }
 
+/* FS_CAP_READ_STAT: the copy starts before anything is known of the
+   object; capture_decide() looks at the stat once the first bytes came. */
+static int capture_start_blind(struct cache_file *file)
+{
+	struct cache_fs *fs = file_fs(file);
+
+	file->capture =
+		cache_obj_new(MIN(CAPTURE_FIRST_ALLOC, fs->object_max + 1));
+	if (file->capture == NULL) {
+		file->rmode = CACHE_RM_PASS;
+		return 0;
+	}
+	file->capturing = true;
+	file->capture_undecided = true;
+	file->rmode = CACHE_RM_DIRECT;
+	return 0;
+}
+
+/* The child's read has started: its stat and metadata (no request with
+   FS_CAP_READ_STAT) decide whether the copy goes on. Bytes already read
+   are served from the copy either way. Returns 0 or -EAGAIN. */
+static int capture_decide(struct cache_file *file)
+{
+	struct cache_fs *fs = file_fs(file);
+	const struct fs_metadata *md = NULL;
+	int ret, count = 0;
+
+	ret = child_stat(file);
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret == 0 && fill_possible(file) &&
+	    (fs_get_caps(&fs->fs) & FS_CAP_METADATA) != 0) {
+		count = fs_file_get_metadata_all(file->file.parent, &md);
+		if (count == -EAGAIN)
+			return count;
+	}
+	file->capture_undecided = false;
+	if (ret < 0 || count < 0 || !fill_possible(file) ||
+	    cache_obj_set_metadata(file->capture, md, (size_t)count) < 0) {
+		/* the data can still be read: just not cached */
+		file->capturing = false;
+		return 0;
+	}
+	/* the whole object in one buffer, one byte more shows it grew */
+	if ((file->st.valid & FS_STAT_SIZE) != 0 &&
+	    file->st.size < fs->object_max &&
+	    file->st.size + 1 > file->capture->alloc)
+		(void)cache_obj_reserve(&file->capture,
+					(size_t)file->st.size + 1);
+	return 0;
+}
+
 static int read_decide(struct cache_file *file)
 {
-	int ret = child_stat(file);
+	int ret;
 
+	if (!file->have_st && file->fill_registered && !file->fill_stale &&
+	    (fs_get_caps(&file_fs(file)->fs) & FS_CAP_READ_STAT) != 0) {
+		ret = cache_parent_open(file);
+		return ret < 0 ? ret : capture_start_blind(file);
+	}
+	ret = child_stat(file);
 	if (ret < 0)
 		return ret;
 	if (!fill_possible(file)) {
@@ -302,6 +363,8 @@ static int capture_more(struct cache_file *file)
 	size_t alloc;
 	ssize_t ret;
 
+	if (file->capture_undecided && (file->child_pos > 0 || file->child_eof))
+		return capture_decide(file);
 	if (obj->size == obj->alloc) {
 		alloc = obj->alloc < CAPTURE_FIRST_ALLOC / 2
 				? CAPTURE_FIRST_ALLOC
@@ -318,13 +381,15 @@ static int capture_more(struct cache_file *file)
 	}
 	ret = fs_read(file->file.parent, obj->data + obj->size,
 		      obj->alloc - obj->size);
+	if (ret == -ENOENT && file->capture_undecided)
+		negative_insert(file);
 	if (ret < 0)
 		return child_result(file, (int)ret);
 	if (ret == 0)
 		file->child_eof = true;
 	obj->size += (size_t)ret;
 	file->child_pos += (uint64_t)ret;
-	return 0;
+	return file->capture_undecided ? capture_decide(file) : 0;
 }
 
 /* The child's stream ended with a complete copy: insert it. */
@@ -353,7 +418,8 @@ static ssize_t direct_end(struct cache_file *file)
 {
 	int ret;
 
-	while (file->capturing && !file->child_eof) {
+	while (file->capturing &&
+	       (!file->child_eof || file->capture_undecided)) {
 		ret = capture_more(file);
 		if (ret == -EAGAIN)
 			return ret;

@@ -341,13 +341,30 @@ static bool s3_parse_http_date(const char *value, int64_t *ns_r)
 	return true;
 }
 
+/* Size from "bytes FIRST-LAST/TOTAL" (a 206), if TOTAL is known. */
+static bool s3_content_range_total(const char *value, uint64_t *size_r)
+{
+	const char *slash = value != NULL ? strrchr(value, '/') : NULL;
+	char *end;
+
+	if (slash == NULL || slash[1] < '0' || slash[1] > '9')
+		return false;
+	*size_r = strtoull(slash + 1, &end, 10);
+	return *end == '\0';
+}
+
 static void s3_fill_stat(struct fs_http_request *req, struct fs_stat *st)
 {
 	const char *len = fs_http_request_header(req, "content-length");
 	const char *etag = fs_http_request_header(req, "etag");
 	char *end;
 
-	if (len != NULL) {
+	if (fs_http_request_status(req) == 206) {
+		if (s3_content_range_total(
+			    fs_http_request_header(req, "content-range"),
+			    &st->size))
+			st->valid |= FS_STAT_SIZE;
+	} else if (len != NULL) {
 		st->size = strtoull(len, &end, 10);
 		if (end != len && *end == '\0')
 			st->valid |= FS_STAT_SIZE;
@@ -361,11 +378,41 @@ static void s3_fill_stat(struct fs_http_request *req, struct fs_stat *st)
 	}
 }
 
+/* FS_CAP_READ_STAT: once the file's GET has its response headers, stat and
+   metadata come from them (the version being read, no request). Returns
+   the GET with a 200 or 206, NULL when there is none (a HEAD then), or
+   sets -EAGAIN while its headers are still to come. */
+static struct fs_http_request *s3_read_response(struct s3_file *file,
+						int *ret_r)
+{
+	struct fs_http_request *req = file->read_req;
+	long status;
+
+	*ret_r = 0;
+	if (req == NULL)
+		return NULL;
+	status = fs_http_request_status(req);
+	if (status == 0 && !fs_http_request_is_done(req)) {
+		*ret_r = -EAGAIN;
+		return NULL;
+	}
+	return status == 200 || status == 206 ? req : NULL;
+}
+
 int fs_s3_stat(struct fs_file *_file, struct fs_stat *st_r)
 {
 	struct s3_file *file = S3_FILE(_file);
-	int ret = s3_head_call(file, FS_OP_STAT);
+	struct fs_http_request *get;
+	int ret;
 
+	get = s3_read_response(file, &ret);
+	if (ret < 0)
+		return ret;
+	if (get != NULL) {
+		s3_fill_stat(get, st_r);
+		return 0;
+	}
+	ret = s3_head_call(file, FS_OP_STAT);
 	if (ret == -EAGAIN)
 		return ret;
 	if (ret == 0)
@@ -479,26 +526,46 @@ static int s3_meta_add(struct fs_file *file, const char *name,
 	return ret;
 }
 
-int fs_s3_get_metadata(struct fs_file *_file)
+/* Adds the x-amz-meta-* headers of req to the file's loaded metadata. */
+static int s3_meta_from(struct fs_file *_file, struct fs_http_request *req)
 {
-	struct s3_file *file = S3_FILE(_file);
 	size_t idx = 0, plen = strlen(S3_META_PREFIX);
 	const char *name, *value;
-	int ret = s3_head_call(file, FS_OP_METADATA);
+	int ret = 0;
 
-	if (ret == -EAGAIN)
-		return ret;
-	while (ret == 0 && fs_http_request_response_header_next(
-				   file->req, &idx, &name, &value)) {
+	while (ret == 0 &&
+	       fs_http_request_response_header_next(req, &idx, &name, &value)) {
 		if (strncasecmp(name, S3_META_PREFIX, plen) == 0 &&
 		    name[plen] != '\0')
 			ret = s3_meta_add(_file, name + plen, value);
 	}
-	if (ret == -ENOMEM) {
-		fs_http_request_deinit(&file->req);
+	if (ret == -ENOMEM)
 		return fs_file_set_error(_file, ret,
 					 "get metadata %s: out of memory",
 					 _file->key);
+	return ret;
+}
+
+int fs_s3_get_metadata(struct fs_file *_file)
+{
+	struct s3_file *file = S3_FILE(_file);
+	struct fs_http_request *get;
+	int ret;
+
+	get = s3_read_response(file, &ret);
+	if (ret < 0)
+		return ret;
+	if (get != NULL)
+		return s3_meta_from(_file, get);
+	ret = s3_head_call(file, FS_OP_METADATA);
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret == 0)
+		ret = s3_meta_from(_file, file->req);
+	if (ret == -ENOMEM) {
+		fs_http_request_deinit(&file->req);
+		file->step = S3_STEP_NONE;
+		return ret;
 	}
 	return s3_req_end(file, ret, "get metadata");
 }

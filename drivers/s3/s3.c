@@ -522,7 +522,7 @@ static unsigned int s3_get_caps(struct fs *_fs)
 			    FS_CAP_COPY_SERVER | FS_CAP_CREATE_EXCL |
 			    FS_CAP_ITER | FS_CAP_ASYNC | FS_CAP_STAT_MTIME |
 			    FS_CAP_STAT_ETAG | FS_CAP_FSYNC |
-			    FS_CAP_CONDITIONAL;
+			    FS_CAP_CONDITIONAL | FS_CAP_READ_STAT;
 
 	if (fs->create == S3_CREATE_HEAD)
 		caps &= ~FS_CAP_CREATE_EXCL;

@@ -172,6 +172,10 @@ enum fs_cap {
 	FS_CAP_FSYNC = 1u << 10,     /* FS_OPEN_FSYNC makes data durable */
 	FS_CAP_IN_MEMORY = 1u << 11, /* objects live in this process's memory */
 	FS_CAP_CONDITIONAL = 1u << 12, /* reads can be conditional on an etag */
+	/* Once reading a file has started, fs_file_stat() and (with
+	   FS_CAP_METADATA) its metadata describe the very version being read
+	   and cost no request of their own (S3: the GET's headers). */
+	FS_CAP_READ_STAT = 1u << 13,
 };
 
 /* Returns the FS_CAP_* bits of the stack. */

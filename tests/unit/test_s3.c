@@ -3,7 +3,8 @@
  * signature): odd keys, multipart uploads (parallel parts, part counts, the
  * part size growth rule), aborts that leave nothing, CREATE, DELETE of a
  * missing key, listings v2 and v1 with pagination, CopyObject with metadata,
- * DeleteObjects batches, error messages and debug traces without secrets.
+ * DeleteObjects batches, error messages and debug traces without secrets,
+ * CRC-32 checks of damaged bodies, and the cache layer's request counts.
  */
 /* tests/CMakeLists.txt builds this with the mock server and defines
    LIBFS_TEST_S3_MOCK; a plain unit-test build has no mock: say so. */
@@ -79,8 +80,10 @@ static int test_setup(void **state)
 	return 0;
 }
 
-/* Opens s3://BUCKET/PREFIX on the mock with options (may be ""). */
-static struct fs *s3_open(const char *prefix, const char *options)
+/* Opens LAYERS (e.g. "cache:max=1M::", or "") over s3://BUCKET/PREFIX on
+   the mock with options (may be ""). */
+static struct fs *s3_open_layered(const char *layers, const char *prefix,
+				  const char *options)
 {
 	struct fs_settings set;
 	const char *error = NULL;
@@ -95,12 +98,18 @@ static struct fs *s3_open(const char *prefix, const char *options)
 	set.retry_max_ms = 20;
 	set.proxy = "";
 	snprintf(spec, sizeof(spec),
-		 "s3://" BUCKET "/%s?endpoint=%s&min_part_size=64k%s%s", prefix,
-		 endpoint, options[0] != '\0' ? "&" : "", options);
+		 "%ss3://" BUCKET "/%s?endpoint=%s&min_part_size=64k%s%s",
+		 layers, prefix, endpoint, options[0] != '\0' ? "&" : "",
+		 options);
 	ret = fs_init(spec, &set, &fs, &error);
 	if (ret < 0)
 		fail_msg("fs_init(%s): %s", spec, error);
 	return fs;
+}
+
+static struct fs *s3_open(const char *prefix, const char *options)
+{
+	return s3_open_layered("", prefix, options);
 }
 
 static void put(struct fs *fs, const char *key, const void *data, size_t size)
@@ -113,9 +122,9 @@ static void put(struct fs *fs, const char *key, const void *data, size_t size)
 	fs_file_deinit(&file);
 }
 
-/* Reads key and compares it with data. */
-static void expect(struct fs *fs, const char *key, const void *data,
-		   size_t size)
+/* Reads key, compares it with data and returns the file, still open. */
+static struct fs_file *read_expect(struct fs *fs, const char *key,
+				   const void *data, size_t size)
 {
 	struct fs_file *file;
 	void *got = NULL;
@@ -127,6 +136,15 @@ static void expect(struct fs *fs, const char *key, const void *data,
 	assert_int_equal(got_size, size);
 	assert_memory_equal(got, data, size);
 	free(got);
+	return file;
+}
+
+/* Reads key and compares it with data. */
+static void expect(struct fs *fs, const char *key, const void *data,
+		   size_t size)
+{
+	struct fs_file *file = read_expect(fs, key, data, size);
+
 	fs_file_deinit(&file);
 }
 
@@ -754,8 +772,7 @@ static void test_checksums(void **state)
 	assert_int_equal(buf[10], data[100] ^ 0x01);
 	fs_file_deinit(&file);
 	/* nor with verify=0 */
-	assert_int_equal(fs_file_init(noverify, "big", FS_OPEN_READ, &file),
-			 0);
+	assert_int_equal(fs_file_init(noverify, "big", FS_OPEN_READ, &file), 0);
 	assert_int_equal(fs_read(file, buf, sizeof(buf)), sizeof(buf));
 	assert_int_equal(buf[0], data[0]);
 	fs_file_deinit(&file);
@@ -764,14 +781,120 @@ static void test_checksums(void **state)
 	fs_settings_init(&set);
 	set.access_key = AK;
 	set.secret_key = SK;
-	snprintf(spec, sizeof(spec), "s3://" BUCKET "/?endpoint=%s&checksum=md5",
-		 endpoint);
+	snprintf(spec, sizeof(spec),
+		 "s3://" BUCKET "/?endpoint=%s&checksum=md5", endpoint);
 	assert_int_equal(fs_init(spec, &set, &bad, &error), -EINVAL);
 	assert_contains(error, "checksum");
 	free(data);
 	fs_deinit(&fs);
 	fs_deinit(&plain);
 	fs_deinit(&noverify);
+}
+
+/* Reads key through fs and checks bytes, size and etag from its stat, and
+   metadata "color" = color. */
+static void expect_cached(struct fs *fs, const char *key, const void *data,
+			  size_t size, const char *color)
+{
+	struct fs_file *file = read_expect(fs, key, data, size);
+	struct fs_stat st;
+	const char *value = NULL;
+
+	assert_int_equal(fs_file_stat(file, &st), 0);
+	assert_true((st.valid & FS_STAT_SIZE) != 0);
+	assert_int_equal(st.size, size);
+	assert_true((st.valid & FS_STAT_ETAG) != 0);
+	assert_int_equal(fs_file_get_metadata(file, "color", &value), 1);
+	assert_string_equal(value, color);
+	fs_file_deinit(&file);
+}
+
+static void put_color(struct fs *fs, const char *key, const void *data,
+		      size_t size, const char *color)
+{
+	struct fs_file *file;
+
+	assert_int_equal(fs_file_init(fs, key, FS_OPEN_REPLACE, &file), 0);
+	assert_int_equal(fs_file_set_metadata(file, "color", color), 0);
+	if (fs_write_all(file, data, size) != 0)
+		fail_msg("put %s: %s", key, fs_file_last_error(file));
+	fs_file_deinit(&file);
+}
+
+/* The cache layer over S3, counted by the mock. A miss is one GetObject:
+   stat and metadata come from its headers (FS_CAP_READ_STAT), no HEAD. A
+   hit with validate=never makes no request at all; with validate=etag
+   exactly one conditional GetObject (304). An object replaced by another
+   client is read anew from that same conditional GET. */
+static void test_cache_requests(void **state)
+{
+	const size_t size = 20000;
+	unsigned char *data = pattern(size, 9), *data2 = pattern(size, 10);
+	struct fs *writer = s3_open("cache", "");
+	struct fs *never =
+		s3_open_layered("cache:max=8M,validate=never::", "cache", "");
+	struct fs *etag =
+		s3_open_layered("cache:max=8M,validate=etag::", "cache", "");
+	struct fs_stats stats;
+	struct fs_file *file;
+	void *got = NULL;
+	size_t got_size = 0;
+
+	assert_true((fs_get_caps(writer) & FS_CAP_READ_STAT) != 0);
+	assert_true((fs_get_caps(etag) & FS_CAP_READ_STAT) != 0);
+	put_color(writer, "index", data, size, "blue");
+	fs_mock_counters_reset(mock);
+
+	/* a miss: one GET, and the copy has stat and metadata */
+	expect_cached(never, "index", data, size, "blue");
+	assert_int_equal(counter("GetObject"), 1);
+	assert_int_equal(counter("HeadObject"), 0);
+	/* hits: nothing */
+	expect_cached(never, "index", data, size, "blue");
+	expect_cached(never, "index", data, size, "blue");
+	assert_int_equal(counter("GetObject"), 1);
+	assert_int_equal(counter("HeadObject"), 0);
+	assert_int_equal(fs_stats_get(never, 0, &stats), 0);
+	assert_int_equal(stats.cache_misses, 1);
+	assert_int_equal(stats.cache_hits, 2);
+
+	/* validate=etag: a miss is one GET, each hit one conditional GET */
+	fs_mock_counters_reset(mock);
+	expect_cached(etag, "index", data, size, "blue");
+	assert_int_equal(counter("GetObject"), 1);
+	expect_cached(etag, "index", data, size, "blue");
+	expect_cached(etag, "index", data, size, "blue");
+	assert_int_equal(counter("GetObject"), 3);
+	assert_int_equal(counter("HeadObject"), 0);
+	assert_int_equal(counter("bytes_out"), size);
+
+	/* another host replaces it: the conditional GET brings the new bytes
+	   and metadata, and they replace the copy */
+	put_color(writer, "index", data2, size, "green");
+	fs_mock_counters_reset(mock);
+	expect_cached(etag, "index", data2, size, "green");
+	assert_int_equal(counter("GetObject"), 1);
+	expect_cached(etag, "index", data2, size, "green");
+	assert_int_equal(counter("GetObject"), 2);
+	assert_int_equal(counter("HeadObject"), 0);
+	assert_int_equal(counter("bytes_out"), size);
+	/* validate=never does not see it: it owns its keys alone */
+	expect_cached(never, "index", data, size, "blue");
+
+	/* a missing key: reading it is one GET, -ENOENT; exists one HEAD */
+	fs_mock_counters_reset(mock);
+	assert_int_equal(fs_file_init(etag, "missing", FS_OPEN_READ, &file), 0);
+	assert_int_equal(fs_read_all(file, &got, &got_size), -ENOENT);
+	fs_file_deinit(&file);
+	assert_int_equal(counter("GetObject"), 1);
+	assert_int_equal(counter("HeadObject"), 0);
+	assert_int_equal(exists(etag, "missing"), 0);
+	assert_int_equal(counter("HeadObject"), 1);
+	free(data);
+	free(data2);
+	fs_deinit(&writer);
+	fs_deinit(&never);
+	fs_deinit(&etag);
 }
 
 static void test_revalidate(void **state)
@@ -831,6 +954,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ranges, test_setup),
 		cmocka_unit_test_setup(test_revalidate, test_setup),
 		cmocka_unit_test_setup(test_checksums, test_setup),
+		cmocka_unit_test_setup(test_cache_requests, test_setup),
 	};
 
 	return cmocka_run_group_tests_name("s3", tests, group_setup,
