@@ -113,6 +113,10 @@ struct fs_file {
 	int read_error, write_error; /* sticky stream errors */
 	char *read_all_buf;	     /* fs_read_all() across -EAGAIN */
 	size_t read_all_size, read_all_alloc;
+	/* FS_CAP_READ_STAT: the buffer fs_read_all() needs (object size + 1
+	   byte to see the end + the NUL), 0 if unknown; asked once */
+	size_t read_all_want;
+	bool read_all_sized;
 	size_t write_all_offset; /* fs_write_all() across -EAGAIN */
 	bool write_all_active;
 };

@@ -845,6 +845,17 @@ static void test_cache_requests(void **state)
 	put_color(writer, "index", data, size, "blue");
 	fs_mock_counters_reset(mock);
 
+	/* fs_read_all() sizes its buffer from the GET's headers: no HEAD,
+	   and no stat counted that the application did not make */
+	fs_stats_reset(writer);
+	expect(writer, "index", data, size);
+	assert_int_equal(counter("GetObject"), 1);
+	assert_int_equal(counter("HeadObject"), 0);
+	assert_int_equal(fs_stats_get(writer, 0, &stats), 0);
+	assert_int_equal(stats.ops[FS_OP_STAT].count, 0);
+	assert_int_equal(stats.ops[FS_OP_READ].count, 1);
+	fs_mock_counters_reset(mock);
+
 	/* a miss: one GET, and the copy has stat and metadata */
 	expect_cached(never, "index", data, size, "blue");
 	assert_int_equal(counter("GetObject"), 1);
