@@ -12,6 +12,7 @@
  *   dav-move     temporary names and MOVE for CREATE and REPLACE
  *   dav-small    a 4 KiB buffer: every object over it streams (chunked)
  *   dav-cache    the cache layer over the driver
+ *   dav-faults   the faults layer injecting nothing over the driver
  * After a run that passed, the store must hold no temporary object.
  *
  * The rest (main(), temporary directory, running the suite, cleaning up) is
@@ -38,6 +39,7 @@ static const struct dav_mode dav_modes[] = {
 	{"dav-move", "digest", "", "?create=move&replace=move"},
 	{"dav-small", "any", "", "?buffer=4k"},
 	{"dav-cache", "any", "cache:max=8M::", ""},
+	{"dav-faults", "any", "faults:seed=3,all=0%::", ""},
 };
 
 static unsigned int dav_leftovers;

@@ -9,6 +9,8 @@
  *   dead-first  two trackers, the first of the spec dead (the driver
  *               shuffles them: it must skip the dead one either way)
  *   two         two trackers, two storage nodes
+ *   cache       the cache layer (validate=etag) over one tracker
+ *   faults      the faults layer injecting nothing over one tracker
  *
  * Keys are at most 255 bytes (fs_get_limits()), which the suite's key
  * limit test takes into account. After a run that passed, once the mock's
@@ -30,12 +32,15 @@ struct mog_mode {
 	const char *name;
 	unsigned int trackers;
 	bool dead_first;
+	const char *layers; /* "LAYER::" in front of the driver, or "" */
 };
 
 static const struct mog_mode mog_modes[] = {
-	{"one", 1, false},
-	{"dead-first", 2, true},
-	{"two", 2, false},
+	{"one", 1, false, ""},
+	{"dead-first", 2, true, ""},
+	{"two", 2, false, ""},
+	{"cache", 1, false, "cache:max=8M,validate=etag::"},
+	{"faults", 1, false, "faults:seed=3,all=0%::"},
 };
 
 static void *mog_start(const void *_mode, const char *store, char **spec_r)
@@ -43,7 +48,7 @@ static void *mog_start(const void *_mode, const char *store, char **spec_r)
 	const struct mog_mode *mode = _mode;
 	struct fs_mogmock_settings set;
 	struct fs_mogmock *mock;
-	char *error = NULL;
+	char *error = NULL, *spec;
 
 	fs_mogmock_settings_init(&set);
 	set.trackers = mode->trackers;
@@ -56,7 +61,10 @@ static void *mog_start(const void *_mode, const char *store, char **spec_r)
 	}
 	if (mode->dead_first)
 		(void)fs_mogmock_kill(mock, "tracker0");
-	*spec_r = fs_mogmock_spec(mock, NULL);
+	spec = fs_mogmock_spec(mock, NULL);
+	if (spec == NULL || asprintf(spec_r, "%s%s", mode->layers, spec) < 0)
+		*spec_r = NULL;
+	free(spec);
 	if (*spec_r == NULL) {
 		fprintf(stderr, "mogmock: no spec: out of memory\n");
 		fs_mogmock_stop(&mock);

@@ -32,8 +32,9 @@ while read -r name spec; do
 done < <(sed -n 's/^libfs_conformance(\([a-z0-9-]*\) "\([^"]*\)".*/\1 \2/p' \
 	tests/conformance/CMakeLists.txt)
 # The suite over drivers whose server runs in the same process.
-for w in "conformance/conformance-mock s3-path" "conformance-mogilefs one" \
-	"conformance-dav dav"; do
+for w in "conformance/conformance-mock s3-path" \
+	"conformance/conformance-mock s3-cache" "conformance-mogilefs one" \
+	"conformance-mogilefs faults" "conformance-dav dav"; do
 	set -- $w
 	[ -x "$build/tests/$1" ] || continue
 	run "$(basename "$1")-$2" "$build/tests/$1" "$2"

@@ -8,6 +8,8 @@
  *   s3-virtual   virtual-hosted URLs (BUCKET.localhost:PORT)
  *   s3-v1        path style, ListObjects (v1) with small pages
  *   s3-head      create=head (HEAD-then-PUT, no CREATE_EXCL)
+ *   s3-cache     the cache layer (validate=etag) over path style
+ *   s3-faults    the faults layer injecting nothing over path style
  * The mock does not honour If-None-Match on CopyObject (AWS does), so the
  * spec says copy_create=head: a HEAD of the destination guards a CREATE copy.
  * The credentials (test/test) go through the environment, as the suite opens
@@ -34,13 +36,16 @@
 
 struct s3_mode {
 	const char *name, *host, *options;
+	const char *layers; /* "LAYER::" in front of the driver, or "" */
 };
 
 static const struct s3_mode s3_modes[] = {
-	{"s3-path", "127.0.0.1", "style=path"},
-	{"s3-virtual", "localhost", "style=virtual"},
-	{"s3-v1", "127.0.0.1", "style=path&list=v1&max_keys=100"},
-	{"s3-head", "127.0.0.1", "create=head"},
+	{"s3-path", "127.0.0.1", "style=path", ""},
+	{"s3-virtual", "localhost", "style=virtual", ""},
+	{"s3-v1", "127.0.0.1", "style=path&list=v1&max_keys=100", ""},
+	{"s3-head", "127.0.0.1", "create=head", ""},
+	{"s3-cache", "127.0.0.1", "style=path", "cache:max=8M,validate=etag::"},
+	{"s3-faults", "127.0.0.1", "style=path", "faults:seed=3,all=0%::"},
 };
 
 static void *s3_start(const void *_mode, const char *store, char **spec_r)
@@ -55,10 +60,12 @@ static void *s3_start(const void *_mode, const char *store, char **spec_r)
 	setenv("AWS_SECRET_ACCESS_KEY", S3T_SECRET_KEY, 1);
 	unsetenv("AWS_SESSION_TOKEN");
 	if (asprintf(spec_r,
-		     "s3://" CONF_BUCKET "/?endpoint=http://%s:%u&part_size=5M"
+		     "%ss3://" CONF_BUCKET
+		     "/?endpoint=http://%s:%u&part_size=5M"
 		     "&parallel=3&copy_create=head&key_max=1000"
 		     "&metadata_max=1984&%s",
-		     mode->host, fs_mock_port(mock), mode->options) < 0) {
+		     mode->layers, mode->host, fs_mock_port(mock),
+		     mode->options) < 0) {
 		*spec_r = NULL;
 		fs_mock_stop(&mock);
 		return NULL;
