@@ -7,6 +7,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1577,6 +1578,28 @@ static void assert_crc(const struct resp *r, const char *crc)
 		      crc != NULL ? "FULL_OBJECT" : NULL);
 }
 
+/* Sends method to path with headers (NULL: signed as s3() does), checks
+   the status, the body where body != NULL (len bytes), and the checksum
+   headers (crc NULL: none). */
+static void crc_expect(const char *method, const char *path, const char *query,
+		       const char *const *headers, long status,
+		       const char *body, size_t len, const char *crc)
+{
+	struct resp r;
+
+	if (headers != NULL)
+		s3h(method, path, query, headers, NULL, 0, &r);
+	else
+		s3(method, path, query, NULL, 0, &r);
+	assert_int_equal(r.status, status);
+	if (body != NULL) {
+		assert_int_equal(r.len, len);
+		assert_memory_equal(r.body, body, len);
+	}
+	assert_crc(&r, crc);
+	resp_free(&r);
+}
+
 static void test_crc32_put_get(void **state)
 {
 	static const char *const put_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
@@ -1597,34 +1620,13 @@ static void test_crc32_put_get(void **state)
 	assert_crc(&r, NINE_CRC);
 	resp_free(&r);
 
-	s3h("GET", path, NULL, mode_h, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_int_equal(r.len, 9);
-	assert_memory_equal(r.body, "123456789", 9);
-	assert_crc(&r, NINE_CRC);
-	resp_free(&r);
-	s3h("GET", path, NULL, lower_h, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_crc(&r, NINE_CRC);
-	resp_free(&r);
+	crc_expect("GET", path, NULL, mode_h, 200, "123456789", 9, NINE_CRC);
+	crc_expect("GET", path, NULL, lower_h, 200, NULL, 0, NINE_CRC);
 	/* Not asked for: not sent (S3's behaviour). */
-	s3("GET", path, NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_memory_equal(r.body, "123456789", 9);
-	assert_crc(&r, NULL);
-	resp_free(&r);
+	crc_expect("GET", path, NULL, NULL, 200, "123456789", 9, NULL);
 	/* A range has no checksum, even one covering the whole object. */
-	s3h("GET", path, NULL, range_h, NULL, 0, &r);
-	assert_int_equal(r.status, 206);
-	assert_int_equal(r.len, 4);
-	assert_memory_equal(r.body, "1234", 4);
-	assert_crc(&r, NULL);
-	resp_free(&r);
-	s3h("GET", path, NULL, whole_h, NULL, 0, &r);
-	assert_int_equal(r.status, 206);
-	assert_int_equal(r.len, 9);
-	assert_crc(&r, NULL);
-	resp_free(&r);
+	crc_expect("GET", path, NULL, range_h, 206, "1234", 4, NULL);
+	crc_expect("GET", path, NULL, whole_h, 206, "123456789", 9, NULL);
 	s3h("GET", path, "partNumber=1", mode_h, NULL, 0, &r);
 	assert_crc(&r, NULL);
 	resp_free(&r);
@@ -1634,10 +1636,7 @@ static void test_crc32_put_get(void **state)
 	assert_header(&r, "Content-Length", "9");
 	assert_crc(&r, NINE_CRC);
 	resp_free(&r);
-	s3("HEAD", path, NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_crc(&r, NULL);
-	resp_free(&r);
+	crc_expect("HEAD", path, NULL, NULL, 200, NULL, 0, NULL);
 }
 
 static void test_crc32_conditions(void **state)
@@ -1837,6 +1836,24 @@ static void test_crc32_unsupported(void **state)
 	resp_free(&r);
 }
 
+/* CopyObject to crc/dst with headers: 200, and <ChecksumCRC32> in the
+   result is crc (NULL: none). */
+static void copy_expect(const char *const *headers, const char *crc)
+{
+	char buf[64];
+	struct resp r;
+
+	s3h("PUT", "/" BUCKET "/crc/dst", NULL, headers, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	if (crc == NULL) {
+		assert_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+	} else {
+		assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
+		assert_string_equal(buf, crc);
+	}
+	resp_free(&r);
+}
+
 static void test_crc32_copy(void **state)
 {
 	static const char *const put_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
@@ -1879,33 +1896,19 @@ static void test_crc32_copy(void **state)
 	resp_free(&r);
 
 	/* New metadata, same bytes: same checksum. */
-	s3h("PUT", "/" BUCKET "/crc/dst", NULL, repl_h, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
-	assert_string_equal(buf, NINE_CRC);
-	resp_free(&r);
+	copy_expect(repl_h, NINE_CRC);
 	s3h("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
 	assert_crc(&r, NINE_CRC);
 	assert_header(&r, "x-amz-meta-kind", "other");
 	resp_free(&r);
 
 	/* No checksum to keep: none, unless asked for. */
-	s3h("PUT", "/" BUCKET "/crc/dst", NULL, plain_h, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
-	resp_free(&r);
-	s3h("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_crc(&r, NULL);
-	resp_free(&r);
-	s3h("PUT", "/" BUCKET "/crc/dst", NULL, algo_h, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
-	assert_string_equal(buf, NINE_CRC);
-	resp_free(&r);
-	s3h("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, NULL, 0, &r);
-	assert_crc(&r, NINE_CRC);
-	resp_free(&r);
+	copy_expect(plain_h, NULL);
+	crc_expect("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, 200, NULL, 0,
+		   NULL);
+	copy_expect(algo_h, NINE_CRC);
+	crc_expect("HEAD", "/" BUCKET "/crc/dst", NULL, mode_h, 200, NULL, 0,
+		   NINE_CRC);
 	s3h("PUT", "/" BUCKET "/crc/dst", NULL, sha_h, NULL, 0, &r);
 	assert_s3_error(&r, 501, "NotImplemented");
 	resp_free(&r);
@@ -1935,6 +1938,19 @@ static size_t complete_part_xml(char *xml, size_t size, size_t len, int num,
 					crc);
 	len += (size_t)snprintf(xml + len, size - len, "</Part>");
 	return len;
+}
+
+/* A CompleteMultipartUpload body listing parts 1 and 2 (crc NULL: no
+   <ChecksumCRC32>). */
+static void complete_two_xml(char *xml, size_t size, const char *etag1,
+			     const char *crc1, const char *etag2,
+			     const char *crc2)
+{
+	size_t len = (size_t)snprintf(xml, size, "<CompleteMultipartUpload>");
+
+	len = complete_part_xml(xml, size, len, 1, etag1, crc1);
+	len = complete_part_xml(xml, size, len, 2, etag2, crc2);
+	snprintf(xml + len, size - len, "</CompleteMultipartUpload>");
 }
 
 static void test_crc32_multipart(void **state)
@@ -2005,10 +2021,7 @@ static void test_crc32_multipart(void **state)
 	resp_free(&r);
 
 	/* The wrong object checksum: 400, the upload stays. */
-	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
-	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, NULL);
-	len = complete_part_xml(xml, sizeof(xml), len, 2, etag2, NULL);
-	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	complete_two_xml(xml, sizeof(xml), etag1, NULL, etag2, NULL);
 	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", crc1);
 	s3h("POST", path, query, done_h, xml, strlen(xml), &r);
 	assert_s3_error(&r, 400, "BadDigest");
@@ -2022,20 +2035,14 @@ static void test_crc32_multipart(void **state)
 	resp_free(&r);
 
 	/* A listed part checksum that is not the part's: InvalidPart. */
-	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
-	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, NINE_CRC);
-	len = complete_part_xml(xml, sizeof(xml), len, 2, etag2, NINE_CRC);
-	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	complete_two_xml(xml, sizeof(xml), etag1, NINE_CRC, etag2, NINE_CRC);
 	snprintf(line, sizeof(line), "x-amz-checksum-crc32: %s", crcw);
 	s3h("POST", path, query, done_h, xml, strlen(xml), &r);
 	assert_s3_error(&r, 400, "InvalidPart");
 	resp_free(&r);
 
 	/* Right: the object has the combined CRC-32. */
-	len = (size_t)snprintf(xml, sizeof(xml), "<CompleteMultipartUpload>");
-	len = complete_part_xml(xml, sizeof(xml), len, 1, etag1, crc1);
-	len = complete_part_xml(xml, sizeof(xml), len, 2, etag2, NINE_CRC);
-	snprintf(xml + len, sizeof(xml) - len, "</CompleteMultipartUpload>");
+	complete_two_xml(xml, sizeof(xml), etag1, crc1, etag2, NINE_CRC);
 	s3h("POST", path, query, done_h, xml, strlen(xml), &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(xml_get(&r, "ChecksumCRC32", buf, sizeof(buf)));
@@ -2172,6 +2179,41 @@ static void flip_on_disk(const char *path, long off)
 
 /* A store that damaged what it holds: the checksum still tells, and
    copies and completions refuse to spread the damage. */
+/* Starts a second mock storing in a fresh directory dir (a mkdtemp()
+   template) with the bucket "disk", makes it the tests' mock, and returns
+   the one it replaces, for disk_mock_end(). */
+static struct fs_mock *disk_mock_begin(char *dir)
+{
+	struct fs_mock_settings set;
+	struct fs_mock *saved = mock;
+	char spec[PATH_MAX + 8], *error = NULL;
+	struct resp r;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(spec, sizeof(spec), "posix:%s", dir);
+	fs_mock_settings_init(&set);
+	set.backend = spec;
+	mock = fs_mock_start(&set, &error);
+	if (mock == NULL)
+		fail_msg("mock on %s: %s", spec, error);
+	s3("PUT", "/disk", NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	return saved;
+}
+
+/* Stops the mock of disk_mock_begin(), removes its directory and puts the
+   tests' mock back. */
+static void disk_mock_end(struct fs_mock *saved, const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	fs_mock_stop(&mock);
+	mock = saved;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_crc32_damaged_store(void **state)
 {
 	static const char *const nine_h[] = {"x-amz-checksum-crc32: " NINE_CRC,
@@ -2183,24 +2225,13 @@ static void test_crc32_damaged_store(void **state)
 	static const char *const crc_h[] = {"x-amz-checksum-algorithm: CRC32",
 					    "x-amz-checksum-type: FULL_OBJECT",
 					    NULL};
-	char dir[] = "/tmp/test_mock_s3.XXXXXX", spec[64], file[256];
-	char id[64], query[128], etag[64], xml[512], cmd[128];
-	struct fs_mock_settings set;
-	struct fs_mock *saved = mock, *other;
-	char *error = NULL;
+	char dir[] = "/tmp/test_mock_s3.XXXXXX", file[256];
+	char id[64], query[128], etag[64], xml[512];
+	struct fs_mock *saved;
 	struct resp r;
 	size_t len;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(spec, sizeof(spec), "posix:%s", dir);
-	fs_mock_settings_init(&set);
-	set.backend = spec;
-	other = fs_mock_start(&set, &error);
-	assert_non_null(other);
-	mock = other;
-	s3("PUT", "/disk", NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	saved = disk_mock_begin(dir);
 
 	s3h("PUT", "/disk/crc/src", NULL, nine_h, "123456789", 9, &r);
 	assert_int_equal(r.status, 200);
@@ -2248,10 +2279,7 @@ static void test_crc32_damaged_store(void **state)
 	assert_int_equal(r.status, 204);
 	resp_free(&r);
 
-	mock = saved;
-	fs_mock_stop(&other);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	disk_mock_end(saved, dir);
 }
 
 /* Asserts that got differs from want in exactly the byte at off, flipped
@@ -2536,31 +2564,17 @@ static void test_parallel(void **state)
 
 static void test_posix_backend(void **state)
 {
-	char dir[] = "/tmp/test_mock_s3.XXXXXX", spec[64], cmd[128];
-	struct fs_mock_settings set;
-	struct fs_mock *saved = mock, *other;
-	char *error = NULL;
+	char dir[] = "/tmp/test_mock_s3.XXXXXX";
+	struct fs_mock *saved;
 	struct resp r;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(spec, sizeof(spec), "posix:%s", dir);
-	fs_mock_settings_init(&set);
-	set.backend = spec;
-	other = fs_mock_start(&set, &error);
-	assert_non_null(other);
-	mock = other;
-	s3("PUT", "/disk", NULL, NULL, 0, &r);
-	assert_int_equal(r.status, 200);
-	resp_free(&r);
+	saved = disk_mock_begin(dir);
 	put_object("/disk/some/key", "on disk", 7);
 	s3("GET", "/disk/some/key", NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
 	assert_memory_equal(r.body, "on disk", 7);
 	resp_free(&r);
-	mock = saved;
-	fs_mock_stop(&other);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	disk_mock_end(saved, dir);
 }
 
 int main(void)
