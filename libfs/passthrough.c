@@ -69,12 +69,6 @@ ssize_t fs_passthrough_read(struct fs_file *file, void *buf, size_t size)
 	return file_result(file, fs_read(file->parent, buf, size));
 }
 
-ssize_t fs_passthrough_write(struct fs_file *file, const void *data,
-			     size_t size)
-{
-	return file_result(file, fs_write(file->parent, data, size));
-}
-
 static int copy_write_metadata(struct fs_file *file)
 {
 	const struct fs_metadata_list *md = &file->write_md;
@@ -88,6 +82,23 @@ static int copy_write_metadata(struct fs_file *file)
 			return (int)file_result(file, ret);
 	}
 	return 0;
+}
+
+ssize_t fs_passthrough_write(struct fs_file *file, const void *data,
+			     size_t size)
+{
+	int ret;
+
+	/* The metadata set so far goes down before the first byte, and again
+	   at finish: a driver may send it with the first part of the data
+	   (an S3 multipart upload does). */
+	if (!file->parent->write_started &&
+	    file->parent->call_id == CALL_NONE) {
+		ret = copy_write_metadata(file);
+		if (ret < 0)
+			return ret;
+	}
+	return file_result(file, fs_write(file->parent, data, size));
 }
 
 int fs_passthrough_write_finish(struct fs_file *file)

@@ -155,6 +155,8 @@ struct s3_file {
 	size_t len, alloc;
 	struct s3_upload *mp;
 	bool aborting;
+	/* The metadata CreateMultipartUpload sent: S3 takes none later. */
+	struct fs_metadata_list mp_md;
 	/* The ETag a verification HEAD looks for, and the error and message
 	   to give if it does not find it. */
 	char *expect_etag, *verify_msg;

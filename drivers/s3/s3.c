@@ -948,6 +948,7 @@ static void s3_file_deinit(struct fs_file *_file)
 	free(file->expect_etag);
 	free(file->verify_msg);
 	file->expect_etag = file->verify_msg = NULL;
+	fs_metadata_list_clear(&file->mp_md);
 }
 
 const struct fs_driver fs_driver_s3 = {

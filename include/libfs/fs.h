@@ -268,9 +268,12 @@ int fs_read_all(struct fs_file *file, void **data_r, size_t *size_r);
 /* --- Writing --- */
 
 /* Sets metadata name=value, stored with the object when the write finishes.
-   Only for files open for writing, before fs_write_finish(). Returns 0,
-   -EINVAL (bad name or value, or over the limits) or -ENOTSUP (no
-   FS_CAP_METADATA). */
+   Only for files open for writing, before fs_write_finish(). Set it before
+   the first fs_write() where possible: a backend that sends metadata with
+   the first part of a large object (S3 above multipart_threshold) cannot
+   take it later, and then fails fs_write_finish() with -EINVAL, storing
+   nothing, rather than losing it. Returns 0, -EINVAL (bad name or value,
+   or over the limits) or -ENOTSUP (no FS_CAP_METADATA). */
 int fs_file_set_metadata(struct fs_file *file, const char *name,
 			 const char *value);
 

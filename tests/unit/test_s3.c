@@ -908,6 +908,49 @@ static void test_cache_requests(void **state)
 	fs_deinit(&etag);
 }
 
+/* S3 takes a multipart object's metadata with CreateMultipartUpload:
+   metadata set before the first part keeps (through layers too, which hand
+   it down before the first byte); metadata set after it would be lost, so
+   the write fails with -EINVAL and leaves no object and no upload. */
+static void test_late_metadata(void **state)
+{
+	const size_t size = 3 * 64 * 1024 + 7;
+	unsigned char *data = pattern(size, 11);
+	struct fs *fs = s3_open("late", "multipart_threshold=64k&"
+					"part_size=64k");
+	struct fs *layered = s3_open_layered("faults:all=0%::", "late",
+					     "multipart_threshold=64k&"
+					     "part_size=64k");
+	struct fs_file *file;
+	const char *value = NULL;
+
+	/* set before writing, through a layer: kept */
+	assert_int_equal(fs_file_init(layered, "early", FS_OPEN_REPLACE, &file),
+			 0);
+	assert_int_equal(fs_file_set_metadata(file, "m", "early"), 0);
+	assert_int_equal(fs_write_all(file, data, size), 0);
+	fs_file_deinit(&file);
+	assert_int_equal(counter("CompleteMultipartUpload"), 1);
+	assert_int_equal(fs_file_init(fs, "early", FS_OPEN_READ, &file), 0);
+	assert_int_equal(fs_file_get_metadata(file, "m", &value), 1);
+	assert_string_equal(value, "early");
+	fs_file_deinit(&file);
+
+	/* set after the upload began: the write fails, nothing is left */
+	assert_int_equal(fs_file_init(fs, "late", FS_OPEN_REPLACE, &file), 0);
+	assert_int_equal(fs_write(file, data, size), (ssize_t)size);
+	assert_int_equal(fs_file_set_metadata(file, "m", "late"), 0);
+	assert_int_equal(fs_write_finish(file), -EINVAL);
+	assert_contains(fs_file_last_error(file), "metadata");
+	fs_file_deinit(&file);
+	assert_int_equal(exists(fs, "late"), 0);
+	assert_int_equal(fs_mock_backend_count(mock, "u/"), 0);
+	assert_int_equal(counter("AbortMultipartUpload"), 1);
+	free(data);
+	fs_deinit(&fs);
+	fs_deinit(&layered);
+}
+
 static void test_revalidate(void **state)
 {
 	struct fs *fs = s3_open("reval", "");
@@ -966,6 +1009,7 @@ int main(void)
 		cmocka_unit_test_setup(test_revalidate, test_setup),
 		cmocka_unit_test_setup(test_checksums, test_setup),
 		cmocka_unit_test_setup(test_cache_requests, test_setup),
+		cmocka_unit_test_setup(test_late_metadata, test_setup),
 	};
 
 	return cmocka_run_group_tests_name("s3", tests, group_setup,
