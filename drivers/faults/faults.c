@@ -490,6 +490,16 @@ static int faults_exists(struct fs_file *_file)
 	return faults_op_end(file, NULL, fs_passthrough_exists(_file));
 }
 
+/* The child's capabilities, but for FS_CAP_READ_STAT: a stat here is a
+   call that may fail on purpose, so neither the core (fs_read_all()'s
+   buffer size) nor a layer above (the cache's one-request miss) may make
+   one the application did not ask for: it would take the injected failure
+   and shift every nth= count. */
+static unsigned int faults_get_caps(struct fs *fs)
+{
+	return fs_passthrough_get_caps(fs) & ~FS_CAP_READ_STAT;
+}
+
 static int faults_revalidate(struct fs_file *_file, const char *etag)
 {
 	struct faults_file *file = FAULTS_FILE(_file);
@@ -732,7 +742,7 @@ const struct fs_driver fs_driver_faults = {
 	.v =
 		{
 			.init = faults_init,
-			.get_caps = fs_passthrough_get_caps,
+			.get_caps = faults_get_caps,
 			.file_init = fs_passthrough_file_init,
 			.file_deinit = fs_passthrough_file_deinit,
 			.read = faults_read,

@@ -924,6 +924,9 @@ static void test_late_metadata(void **state)
 	struct fs_file *file;
 	const char *value = NULL;
 
+	/* the faults layer's stat may fail on purpose: not free */
+	assert_true((fs_get_caps(fs) & FS_CAP_READ_STAT) != 0);
+	assert_true((fs_get_caps(layered) & FS_CAP_READ_STAT) == 0);
 	/* set before writing, through a layer: kept */
 	assert_int_equal(fs_file_init(layered, "early", FS_OPEN_REPLACE, &file),
 			 0);
