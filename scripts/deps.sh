@@ -20,6 +20,7 @@ packages=(
 	libs3-dev
 	apache2
 	apache2-utils
+	openssl
 	litmus
 	rclone
 )

@@ -106,7 +106,7 @@ static int describe_stack(void)
 	unsigned int depth;
 	int ret;
 
-	ret = fs_init(conf_spec, NULL, &fs, &error);
+	ret = fs_init(conf_spec, conf_settings(), &fs, &error);
 	if (ret < 0) {
 		fprintf(stderr, "fs_init(\"%s\") = %s: %s\n", conf_spec,
 			fs_errno_name(ret), error != NULL ? error : "");

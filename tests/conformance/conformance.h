@@ -62,6 +62,10 @@ int conformance_main(int argc, char **argv);
 
 /* Set by conformance_main(). */
 extern const char *conf_spec;
+/* The settings the suite opens its stacks with: the defaults, except for
+   a CA file from LIBFS_CONF_CA_FILE (a TLS server with its own CA, as in
+   tests/interop/apache-dav.sh). NULL when there is nothing to set. */
+const struct fs_settings *conf_settings(void);
 extern uint64_t conf_big_size;
 extern const char *conf_tmpdir;
 

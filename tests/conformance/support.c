@@ -79,6 +79,18 @@ const char *conf_escape(const char *str)
 /* ------------------------------------------------------------------------ */
 /* Fixture                                                                   */
 
+const struct fs_settings *conf_settings(void)
+{
+	static struct fs_settings set;
+	const char *ca = getenv("LIBFS_CONF_CA_FILE");
+
+	if (ca == NULL || ca[0] == '\0')
+		return NULL;
+	fs_settings_init(&set);
+	set.ca_file = ca;
+	return &set;
+}
+
 int conf_setup(void **state)
 {
 	struct conf *c = calloc(1, sizeof(*c));
@@ -89,7 +101,7 @@ int conf_setup(void **state)
 		return -1;
 	c->wbuf = malloc(CONF_BUF_SIZE);
 	c->rbuf = malloc(CONF_BUF_SIZE);
-	ret = fs_init(conf_spec, NULL, &c->fs, &error);
+	ret = fs_init(conf_spec, conf_settings(), &c->fs, &error);
 	if (ret < 0 || c->wbuf == NULL || c->rbuf == NULL) {
 		print_error("fs_init(\"%s\") = %d %s: %s\n", conf_spec, ret,
 			    fs_errno_name(ret), error != NULL ? error : "");

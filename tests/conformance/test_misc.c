@@ -85,6 +85,8 @@ void test_api_basics(void **state)
 
 	fs_settings_init(&set);
 	assert_int_equal(set.version, FS_SETTINGS_VERSION);
+	if (conf_settings() != NULL)
+		set.ca_file = conf_settings()->ca_file;
 	if (fs_init(conf_spec, &set, &fs2, &error) < 0)
 		CONF_FAIL("fs_init() with default settings: %s", error);
 	assert_int_equal(fs_get_caps(fs2), c->caps);

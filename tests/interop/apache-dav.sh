@@ -13,8 +13,12 @@
 # is stopped by the PID this script started, never by name. The suite runs
 # in full over Digest, and its write and metadata tests over Basic; then
 # no temporary object of libfs (or of mod_dav_fs) may be left in the
-# served directory. Without apache2, its modules or htdigest, the test is
-# skipped with a notice (exit 77).
+# served directory. The same server also listens with TLS (mod_ssl) on a
+# second port, with a certificate for 127.0.0.1 made here by openssl: the
+# write, metadata, copy and rename tests run over dav+https:// with that
+# certificate as the CA (LIBFS_CONF_CA_FILE), and without it a request must
+# fail certificate verification. Without apache2, its modules, htdigest or
+# openssl, the test is skipped with a notice (exit 77).
 set -u
 
 conformance=${1:?usage: apache-dav.sh CONFORMANCE-BINARY [TEST-GLOB]}
@@ -31,12 +35,14 @@ skip() {
 httpd=$(command -v apache2 || command -v /usr/sbin/apache2 || true)
 [ -n "$httpd" ] || skip "apache2 is not installed (Debian: apt-get install apache2)"
 for m in dav dav_fs auth_digest auth_basic authn_file authn_core authz_core \
-	authz_user mpm_event; do
+	authz_user mpm_event ssl socache_shmcb; do
 	[ -f "$modules/mod_$m.so" ] || skip "no $modules/mod_$m.so"
 done
 for t in htpasswd htdigest; do
 	command -v "$t" >/dev/null || skip "$t is not installed (apache2-utils)"
 done
+command -v openssl >/dev/null || skip "openssl is not installed"
+
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/libfs-apache-XXXXXX") || exit 1
 pid=
@@ -50,7 +56,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$root/data/digest" "$root/data/basic" "$root/logs" "$root/run"
+mkdir -p "$root/data/digest" "$root/data/basic" "$root/logs" "$root/run" \
+	"$root/tls"
+# A self-signed certificate for 127.0.0.1, valid for two days.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$root/tls/key.pem" \
+	-out "$root/tls/cert.pem" >"$root/logs/openssl.txt" 2>&1 || {
+	cat "$root/logs/openssl.txt"
+	exit 1
+}
 htpasswd -bc "$root/htpasswd" "$user" "$password" >/dev/null 2>&1 ||
 	exit 1
 # htdigest only reads the password from the terminal: the same line
@@ -72,6 +86,7 @@ write_config() {
 ServerRoot "$root"
 ServerName 127.0.0.1
 Listen 127.0.0.1:$1
+Listen 127.0.0.1:$2 https
 PidFile "$root/run/httpd.pid"
 ErrorLog "$root/logs/error.log"
 LogLevel warn
@@ -84,6 +99,14 @@ LoadModule auth_basic_module $modules/mod_auth_basic.so
 LoadModule auth_digest_module $modules/mod_auth_digest.so
 LoadModule dav_module $modules/mod_dav.so
 LoadModule dav_fs_module $modules/mod_dav_fs.so
+LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
+LoadModule ssl_module $modules/mod_ssl.so
+SSLSessionCache "shmcb:$root/run/ssl_scache(512000)"
+<VirtualHost 127.0.0.1:$2>
+  SSLEngine on
+  SSLCertificateFile "$root/tls/cert.pem"
+  SSLCertificateKeyFile "$root/tls/key.pem"
+</VirtualHost>
 ServerLimit 2
 StartServers 1
 ThreadsPerChild 16
@@ -126,11 +149,13 @@ free_port() {
 }
 
 start_httpd() {
-	local port tries
+	local port tls_port tries
 
 	for tries in 1 2 3 4 5; do
 		port=$(free_port)
-		write_config "$port"
+		tls_port=$(free_port)
+		[ "$tls_port" = "$port" ] && continue
+		write_config "$port" "$tls_port"
 		"${run_as[@]}" "$httpd" -f "$root/httpd.conf" -DFOREGROUND \
 			>"$root/logs/stdout" 2>&1 &
 		pid=$!
@@ -140,8 +165,11 @@ start_httpd() {
 				pid=
 				break
 			fi
-			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
+				(exec 3<>"/dev/tcp/127.0.0.1/$tls_port") \
+					2>/dev/null; then
 				base="127.0.0.1:$port"
+				tls_base="127.0.0.1:$tls_port"
 				return 0
 			fi
 			sleep 0.1
@@ -154,7 +182,7 @@ start_httpd() {
 }
 
 start_httpd || exit 1
-echo "$("$httpd" -v | head -1) on $base (pid $pid, as $(id -un "$(stat -c %u "$root")"))"
+echo "$("$httpd" -v | head -1) on $base and https://$tls_base (pid $pid, as $(id -un "$(stat -c %u "$root")"))"
 
 export LIBFS_DAV_PASSWORD="$password"
 status=0
@@ -167,6 +195,28 @@ if [ -z "$glob" ]; then
 			{ cat "$root/logs/basic.txt"; status=1; }
 	done
 	echo "Basic: write, metadata, copy and rename tests run"
+
+	# TLS: the same tests over https, trusting the server's certificate
+	for t in test_roundtrip_sizes test_create_replace test_metadata \
+		test_copy test_rename; do
+		LIBFS_CONF_CA_FILE="$root/tls/cert.pem" "$conformance" \
+			"dav+https://$user@$tls_base/digest/" "$t" \
+			>"$root/logs/tls.txt" 2>&1 ||
+			{ cat "$root/logs/tls.txt"; status=1; }
+	done
+	echo "TLS: write, metadata, copy and rename tests run over https"
+	# ... and without trusting it, nothing may get through
+	if "$conformance" "dav+https://$user@$tls_base/digest/" \
+		test_roundtrip_sizes >"$root/logs/untrusted.txt" 2>&1; then
+		echo "TLS: a server with an untrusted certificate was accepted"
+		status=1
+	elif ! grep -q -i 'certificate' "$root/logs/untrusted.txt"; then
+		cat "$root/logs/untrusted.txt"
+		echo "TLS: the failure does not name the certificate"
+		status=1
+	else
+		echo "TLS: an untrusted certificate is refused"
+	fi
 fi
 
 left=$(find "$root/data" -name '.libfs-*' -o -name '.davfs.tmp*' | head)
