@@ -121,6 +121,11 @@ struct fs_http_request {
 	struct http_ring download;
 	bool has_range;
 	uint64_t range_offset, range_length;
+	/* A server that ignored the Range (200 with the whole object): the
+	   bytes before the range still to drop, and those of the range still
+	   to deliver (UINT64_MAX: to the end). */
+	bool trimming;
+	uint64_t trim_skip, trim_left;
 	/* Once a streamed 2xx response was exposed: its ETag, the object
 	   offset its body started at and ends at (inclusive, UINT64_MAX: end
 	   of object), and the body bytes taken so far over all attempts. */
@@ -926,6 +931,19 @@ static int http_stream_start(struct fs_http_request *req)
 	}
 	req->stream_base = 0;
 	req->stream_last = UINT64_MAX;
+	req->trimming = false;
+	if (req->status == 200 && req->has_range &&
+	    (req->range_offset != 0 || req->range_length != UINT64_MAX)) {
+		/* The Range was ignored: the reader still gets only its
+		   range, cut from the whole object here. */
+		req->trimming = true;
+		req->trim_skip = req->range_offset;
+		req->trim_left = req->range_length;
+		req->stream_base = req->range_offset;
+		if (req->http->debug)
+			http_trace(req, "200 for a Range: the range is cut "
+					"from the whole object");
+	}
 	if (req->status == 206 &&
 	    http_parse_content_range(
 		    http_headers_find(&req->resp_headers, "content-range"),
@@ -1062,6 +1080,29 @@ static size_t http_memory_put(struct fs_http_request *req, const char *data,
 	return len;
 }
 
+/* A chunk of a whole object sent for a Range: only the range's bytes go to
+   the reader. The counters move only once the reader's buffer took them
+   (a paused chunk comes again). */
+static size_t http_stream_trim(struct fs_http_request *req, const char *data,
+			       size_t len)
+{
+	size_t skip = req->trim_skip < len ? (size_t)req->trim_skip : len;
+	size_t take = len - skip;
+	size_t ret;
+
+	if (take > req->trim_left)
+		take = (size_t)req->trim_left;
+	if (take > 0) {
+		ret = http_stream_put(req, data + skip, take);
+		if (ret != take)
+			return ret; /* paused, or failed */
+	}
+	req->trim_skip -= skip;
+	if (req->trim_left != UINT64_MAX)
+		req->trim_left -= take;
+	return len;
+}
+
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct fs_http_request *req = ctx;
@@ -1069,7 +1110,8 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *ctx)
 
 	req->activity_usec = fs_now_usec();
 	if (req->stream && http_is_2xx(req->attempt_status))
-		return http_stream_put(req, data, len);
+		return req->trimming ? http_stream_trim(req, data, len)
+				     : http_stream_put(req, data, len);
 	return http_memory_put(req, data, len);
 }
 

@@ -817,6 +817,32 @@ static void fill_until_paused(struct test *t, struct fs_http_request *req)
 	assert_true(fs_http_request_buffered(req) <= FS_HTTP_STREAM_BUFFER);
 }
 
+/* A server that ignores the Range and sends the whole object (200): the
+   reader still gets exactly its range, cut from the body. */
+static void test_range_ignored_by_server(void **state)
+{
+	struct test *t = *state;
+	struct fs_http_request *req = start_stream(t, MODE_BIG, "/big");
+	const uint64_t offset = 100000, length = 300000;
+	uint64_t size = 0;
+
+	fs_http_request_set_range(req, offset, length);
+	assert_int_equal(fs_http_request_start(req), 0);
+	assert_int_equal(read_stream(t, req, 1, offset, &size), 0);
+	assert_int_equal(size, length);
+	assert_int_equal(fs_http_request_status(req), 200);
+	fs_http_request_deinit(&req);
+
+	/* open-ended: from offset to the end */
+	req = req_new(t, "GET", "/big");
+	fs_http_request_set_response_stream(req);
+	fs_http_request_set_range(req, BIG_SIZE - 5000, UINT64_MAX);
+	assert_int_equal(fs_http_request_start(req), 0);
+	assert_int_equal(read_stream(t, req, 1, BIG_SIZE - 5000, &size), 0);
+	assert_int_equal(size, 5000);
+	fs_http_request_deinit(&req);
+}
+
 static void test_stream_big_slow_reader(void **state)
 {
 	struct test *t = *state;
@@ -1586,6 +1612,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_many_in_flight, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_range_ignored_by_server,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_big_slow_reader,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_upload_chunked,
