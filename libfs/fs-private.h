@@ -46,15 +46,8 @@ void fs_stats_record(struct fs *fs, enum fs_op op, uint64_t start_usec,
 unsigned int fs_latency_bucket(uint64_t usecs);
 
 /* Metadata lists. */
-void fs_metadata_list_sort(struct fs_metadata_list *list);
-/* Returns the value of name, or NULL. */
-const char *fs_metadata_list_find(const struct fs_metadata_list *list,
-				  const char *name);
 /* Sum of the lengths of all names and values. */
 size_t fs_metadata_list_size(const struct fs_metadata_list *list);
-/* Copies src into dst (replacing same names). Returns 0 or -ENOMEM. */
-int fs_metadata_list_copy(struct fs_metadata_list *dst,
-			  const struct fs_metadata_list *src);
 
 /* Returns true if [s, s+len) is valid UTF-8 (no overlong forms, surrogates or
    code points over U+10FFFF). */

@@ -90,6 +90,22 @@ int fs_metadata_list_copy(struct fs_metadata_list *dst,
 	return 0;
 }
 
+bool fs_metadata_list_equal(const struct fs_metadata_list *a,
+			    const struct fs_metadata_list *b)
+{
+	const struct fs_metadata *md;
+	size_t i;
+
+	if (a->count != b->count)
+		return false;
+	for (i = 0; i < a->count; i++) {
+		md = list_lookup(b, a->items[i].name);
+		if (md == NULL || strcmp(md->value, a->items[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
 int fs_file_metadata_add(struct fs_file *file, const char *name,
 			 const char *value)
 {

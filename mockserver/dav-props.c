@@ -325,14 +325,8 @@ static int dav_props_to_md(const struct dav_props *props,
 int dav_mock_props_copy(struct fs_metadata_list *dst,
 			const struct fs_metadata_list *src)
 {
-	size_t i;
-	int ret = 0;
-
 	fs_metadata_list_clear(dst);
-	for (i = 0; i < src->count && ret == 0; i++)
-		ret = fs_metadata_list_set(dst, src->items[i].name,
-					   src->items[i].value);
-	return ret;
+	return fs_metadata_list_copy(dst, src);
 }
 
 /* ------------------------------------------------------------------------ */

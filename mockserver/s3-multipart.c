@@ -115,7 +115,7 @@ static bool s3_upload_check(struct mock_request *req, struct s3_object *obj_r)
 	if (ret < 0)
 		return false;
 	snprintf(sreq->upload_id, sizeof(sreq->upload_id), "%s", id);
-	checksum = s3_md_find(&obj.md, S3_MD_CHECKSUM);
+	checksum = fs_metadata_list_find(&obj.md, S3_MD_CHECKSUM);
 	sreq->upload_crc32 = checksum != NULL &&
 			     strcmp(checksum, S3_CHECKSUM_CRC32_FULL) == 0;
 	if (obj_r != NULL)
@@ -534,7 +534,7 @@ static bool s3_complete_check_part(struct mock_request *req, struct s3_part *p,
 		return false;
 	}
 	p->size = obj.size;
-	crc = s3_md_find(&obj.md, S3_MD_CRC32);
+	crc = fs_metadata_list_find(&obj.md, S3_MD_CRC32);
 	p->has_crc = crc != NULL && s3_crc32_parse(crc, &p->crc) == 0;
 	s3_object_clear(&obj);
 	if (!s3_complete_part_crc32(req, p))
@@ -789,7 +789,7 @@ static int s3_list_part_fn(const char *path, void *context)
 	mock_buf_xml(pl->out, obj.etag);
 	mock_buf_printf(pl->out, "&quot;</ETag><Size>%llu</Size>",
 			(unsigned long long)obj.size);
-	crc = s3_md_find(&obj.md, S3_MD_CRC32);
+	crc = fs_metadata_list_find(&obj.md, S3_MD_CRC32);
 	if (crc != NULL)
 		mock_buf_xml_elem(pl->out, "ChecksumCRC32", crc);
 	mock_buf_str(pl->out, "</Part>");

@@ -154,11 +154,6 @@ bool s3_request_metadata(struct mock_request *req, struct fs_metadata_list *md);
 /* Adds the stored metadata to a reply as S3 headers. */
 void s3_reply_metadata(struct mock_reply *reply,
 		       const struct fs_metadata_list *md);
-/* Returns the value of name in md, or NULL. */
-const char *s3_md_find(const struct fs_metadata_list *md, const char *name);
-/* Adds src's entries to dst. Returns 0 or -ENOMEM. */
-int s3_md_copy(struct fs_metadata_list *dst,
-	       const struct fs_metadata_list *src);
 /* Sets md on a file open for writing. Returns 0 or -errno. */
 int s3_file_set_metadata(struct fs_file *file,
 			 const struct fs_metadata_list *md);

@@ -406,31 +406,6 @@ void s3_reply_metadata(struct mock_reply *reply,
 	}
 }
 
-const char *s3_md_find(const struct fs_metadata_list *md, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < md->count; i++) {
-		if (strcmp(md->items[i].name, name) == 0)
-			return md->items[i].value;
-	}
-	return NULL;
-}
-
-int s3_md_copy(struct fs_metadata_list *dst, const struct fs_metadata_list *src)
-{
-	size_t i;
-	int ret;
-
-	for (i = 0; i < src->count; i++) {
-		ret = fs_metadata_list_set(dst, src->items[i].name,
-					   src->items[i].value);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 int s3_file_set_metadata(struct fs_file *file,
 			 const struct fs_metadata_list *md)
 {
@@ -1328,7 +1303,7 @@ static void s3_get_checksum(struct mock_request *req, struct mock_reply *reply,
 			    const struct s3_object *obj)
 {
 	const char *mode = mock_header(req, "x-amz-checksum-mode");
-	const char *crc = s3_md_find(&obj->md, S3_MD_CRC32);
+	const char *crc = fs_metadata_list_find(&obj->md, S3_MD_CRC32);
 
 	if (crc != NULL && mode != NULL && strcasecmp(mode, "ENABLED") == 0 &&
 	    mock_header(req, "Range") == NULL &&
@@ -1364,7 +1339,8 @@ static void s3_get_reply(struct mock_request *req, struct fs_file *file,
 	}
 	s3_object_headers(reply, obj);
 	mock_reply_header(reply, "Accept-Ranges", "bytes");
-	if (s3_md_find(&obj->md, S3_MD_INTERNAL_PREFIX "content-type") == NULL)
+	if (fs_metadata_list_find(&obj->md,
+				  S3_MD_INTERNAL_PREFIX "content-type") == NULL)
 		mock_reply_header(reply, "Content-Type", "binary/octet-stream");
 	s3_reply_metadata(reply, &obj->md);
 	s3_get_checksum(req, reply, obj);
@@ -1864,7 +1840,7 @@ static bool s3_copy_crc32(struct mock_request *req, const struct s3_object *src,
 			  struct s3_crc32 *crc_r)
 {
 	const char *algo = mock_header(req, "x-amz-checksum-algorithm");
-	const char *b64 = s3_md_find(&src->md, S3_MD_CRC32);
+	const char *b64 = fs_metadata_list_find(&src->md, S3_MD_CRC32);
 
 	crc_r->mode = S3_CRC32_NONE;
 	if (algo != NULL && strcasecmp(algo, "CRC32") != 0) {
@@ -1906,7 +1882,7 @@ static void s3_copy_object(struct mock_request *req)
 				  "encryption attributes.");
 	} else if (dst_path != NULL && s3_copy_crc32(req, &src, &crc) &&
 		   (replace ? s3_request_metadata(req, &md)
-			    : s3_md_copy(&md, &src.md) == 0)) {
+			    : fs_metadata_list_copy(&md, &src.md) == 0)) {
 		range.path = src_path;
 		range.offset = 0;
 		range.length = src.size;

@@ -88,13 +88,6 @@ void cache_obj_unref(struct cache_obj **_obj)
 	free(obj);
 }
 
-static int md_cmp(const void *p1, const void *p2)
-{
-	const struct fs_metadata *md1 = p1, *md2 = p2;
-
-	return strcmp(md1->name, md2->name);
-}
-
 int cache_obj_set_metadata(struct cache_obj *obj, const struct fs_metadata *md,
 			   size_t count)
 {
@@ -108,9 +101,7 @@ int cache_obj_set_metadata(struct cache_obj *obj, const struct fs_metadata *md,
 			return -ENOMEM;
 		}
 	}
-	if (obj->md.count > 1)
-		qsort(obj->md.items, obj->md.count, sizeof(*obj->md.items),
-		      md_cmp);
+	fs_metadata_list_sort(&obj->md);
 	return 0;
 }
 

@@ -623,37 +623,16 @@ static unsigned char *publish_data(struct mem_file *file,
 	return data;
 }
 
-static int md_cmp(const void *p1, const void *p2)
-{
-	const struct fs_metadata *md1 = p1, *md2 = p2;
-
-	return strcmp(md1->name, md2->name);
-}
-
-static int md_merge(struct fs_metadata_list *dst,
-		    const struct fs_metadata_list *src)
-{
-	size_t i;
-
-	for (i = 0; i < src->count; i++) {
-		if (fs_metadata_list_set(dst, src->items[i].name,
-					 src->items[i].value) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 /* Metadata of the new version: APPEND keeps the old, updated by the new. */
 static int publish_md(struct mem_file *file, const struct mem_object *old,
 		      struct fs_metadata_list *md)
 {
 	if (file->file.mode == FS_OPEN_APPEND && old != NULL &&
-	    md_merge(md, &old->md) < 0)
+	    fs_metadata_list_copy(md, &old->md) < 0)
 		return -ENOMEM;
-	if (md_merge(md, &file->file.write_md) < 0)
+	if (fs_metadata_list_copy(md, &file->file.write_md) < 0)
 		return -ENOMEM;
-	if (md->count > 1)
-		qsort(md->items, md->count, sizeof(*md->items), md_cmp);
+	fs_metadata_list_sort(md);
 	return 0;
 }
 

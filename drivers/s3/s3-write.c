@@ -400,43 +400,6 @@ static int s3_add_checksum_type(struct s3_file *file, const char *name,
 	return ret;
 }
 
-/* Copies the metadata list src into dst (cleared first). */
-static int s3_md_copy(struct fs_metadata_list *dst,
-		      const struct fs_metadata_list *src)
-{
-	size_t i;
-
-	fs_metadata_list_clear(dst);
-	for (i = 0; i < src->count; i++) {
-		if (fs_metadata_list_set(dst, src->items[i].name,
-					 src->items[i].value) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Does the file's metadata still say what CreateMultipartUpload sent? */
-static bool s3_md_unchanged(const struct s3_file *file)
-{
-	const struct fs_metadata_list *now = &file->file.write_md;
-	const struct fs_metadata_list *sent = &file->mp_md;
-	size_t i, j;
-
-	if (now->count != sent->count)
-		return false;
-	for (i = 0; i < now->count; i++) {
-		for (j = 0; j < sent->count; j++) {
-			if (strcmp(now->items[i].name, sent->items[j].name) ==
-			    0)
-				break;
-		}
-		if (j == sent->count ||
-		    strcmp(now->items[i].value, sent->items[j].value) != 0)
-			return false;
-	}
-	return true;
-}
-
 /* Returns 0 once the upload exists, -EAGAIN while it is being created. */
 static int s3_mp_create(struct s3_file *file)
 {
@@ -450,8 +413,11 @@ static int s3_mp_create(struct s3_file *file)
 						   "x-amz-checksum-"
 						   "algorithm",
 						   "CRC32");
-		if (ret == 0)
-			ret = s3_md_copy(&file->mp_md, &file->file.write_md);
+		if (ret == 0) {
+			fs_metadata_list_clear(&file->mp_md);
+			ret = fs_metadata_list_copy(&file->mp_md,
+						    &file->file.write_md);
+		}
 		if (ret < 0)
 			return fs_file_set_error(&file->file, ret,
 						 "CreateMultipartUpload %s: "
@@ -983,7 +949,7 @@ static int s3_mp_finish(struct s3_file *file)
 	/* S3 keeps the metadata CreateMultipartUpload gave: metadata set
 	   after the upload began would be lost without a word, so the write
 	   fails (and the upload is aborted) instead */
-	if (!s3_md_unchanged(file))
+	if (!fs_metadata_list_equal(&file->file.write_md, &file->mp_md))
 		return fs_file_set_error(
 			&file->file, -EINVAL,
 			"write %s: metadata was set after the object's first "

@@ -245,6 +245,17 @@ void fs_iter_async_done(struct fs_iter *iter);
 int fs_metadata_list_set(struct fs_metadata_list *list, const char *name,
 			 const char *value);
 void fs_metadata_list_clear(struct fs_metadata_list *list);
+/* Sorts the list by name (the order applications get). */
+void fs_metadata_list_sort(struct fs_metadata_list *list);
+/* Returns the value of name, or NULL. */
+const char *fs_metadata_list_find(const struct fs_metadata_list *list,
+				  const char *name);
+/* Copies src into dst (replacing same names). Returns 0 or -ENOMEM. */
+int fs_metadata_list_copy(struct fs_metadata_list *dst,
+			  const struct fs_metadata_list *src);
+/* Do a and b hold the same names with the same values, in any order? */
+bool fs_metadata_list_equal(const struct fs_metadata_list *a,
+			    const struct fs_metadata_list *b);
 /* Adds name=value to the file's loaded metadata (for get_metadata). */
 int fs_file_metadata_add(struct fs_file *file, const char *name,
 			 const char *value);
