@@ -861,18 +861,27 @@ static long http_parse_status(const char *line, size_t len)
 }
 
 /* Parses the first byte position and the last one of "bytes F-L/T". */
-static bool http_parse_content_range(const char *value, uint64_t *first_r,
-				     uint64_t *last_r)
+bool fs_http_parse_content_range(const char *value, uint64_t *first_r,
+				 uint64_t *last_r, uint64_t *total_r)
 {
-	unsigned long long first, last;
-	char slash;
+	unsigned long long first, last, total;
+	char *end;
+	int n = 0;
 
 	if (value == NULL ||
-	    sscanf(value, "bytes %llu-%llu%c", &first, &last, &slash) != 3 ||
-	    slash != '/' || last < first)
+	    sscanf(value, "bytes %llu-%llu/%n", &first, &last, &n) != 2 ||
+	    n == 0 || last < first)
 		return false;
 	*first_r = first;
 	*last_r = last;
+	if (total_r != NULL) {
+		*total_r = UINT64_MAX; /* "*", or unreadable: unknown */
+		if (value[n] >= '0' && value[n] <= '9') {
+			total = strtoull(value + n, &end, 10);
+			if (*end == '\0')
+				*total_r = total;
+		}
+	}
 	return true;
 }
 
@@ -907,8 +916,9 @@ static int http_resume_check(struct fs_http_request *req)
 			   etag, req->etag);
 		return -1;
 	}
-	if (!http_parse_content_range(http_headers_find(hdrs, "content-range"),
-				      &first, &last) ||
+	if (!fs_http_parse_content_range(
+		    http_headers_find(hdrs, "content-range"), &first, &last,
+		    NULL) ||
 	    first != want) {
 		http_abort(req, -EIO, true,
 			   "resuming at byte %" PRIu64 ": bad Content-Range",
@@ -945,9 +955,9 @@ static int http_stream_start(struct fs_http_request *req)
 					"from the whole object");
 	}
 	if (req->status == 206 &&
-	    http_parse_content_range(
+	    fs_http_parse_content_range(
 		    http_headers_find(&req->resp_headers, "content-range"),
-		    &first, &last)) {
+		    &first, &last, NULL)) {
 		req->stream_base = first;
 		req->stream_last = last;
 	}

@@ -218,6 +218,11 @@ bool fs_http_request_is_done(const struct fs_http_request *req);
 /* Returns the HTTP status of the last attempt's response (for a resumed
    stream, the first response's), or 0 if that attempt got none. */
 long fs_http_request_status(const struct fs_http_request *req);
+/* Parses a Content-Range value "bytes FIRST-LAST/TOTAL": returns false if
+   it is not one; *total_r (unless NULL) is UINT64_MAX where TOTAL is "*"
+   or unreadable. */
+bool fs_http_parse_content_range(const char *value, uint64_t *first_r,
+				 uint64_t *last_r, uint64_t *total_r);
 
 /* Returns the value of response header name (case-insensitive), or NULL. */
 const char *fs_http_request_header(const struct fs_http_request *req,

@@ -345,28 +345,18 @@ static bool s3_parse_http_date(const char *value, int64_t *ns_r)
 	return true;
 }
 
-/* Size from "bytes FIRST-LAST/TOTAL" (a 206), if TOTAL is known. */
-static bool s3_content_range_total(const char *value, uint64_t *size_r)
-{
-	const char *slash = value != NULL ? strrchr(value, '/') : NULL;
-	char *end;
-
-	if (slash == NULL || slash[1] < '0' || slash[1] > '9')
-		return false;
-	*size_r = strtoull(slash + 1, &end, 10);
-	return *end == '\0';
-}
-
 static void s3_fill_stat(struct fs_http_request *req, struct fs_stat *st)
 {
 	const char *len = fs_http_request_header(req, "content-length");
 	const char *etag = fs_http_request_header(req, "etag");
+	uint64_t first, last;
 	char *end;
 
 	if (fs_http_request_status(req) == 206) {
-		if (s3_content_range_total(
+		if (fs_http_parse_content_range(
 			    fs_http_request_header(req, "content-range"),
-			    &st->size))
+			    &first, &last, &st->size) &&
+		    st->size != UINT64_MAX)
 			st->valid |= FS_STAT_SIZE;
 	} else if (len != NULL) {
 		st->size = strtoull(len, &end, 10);

@@ -1289,6 +1289,34 @@ static void test_memory_cap(void **state)
 	fs_http_request_deinit(&req);
 }
 
+/* Content-Range values: the range, and the total where it is a number. */
+static void test_content_range(void **state)
+{
+	uint64_t first, last, total;
+
+	(void)state;
+	assert_true(fs_http_parse_content_range("bytes 3-6/10", &first, &last,
+						&total));
+	assert_int_equal(first, 3);
+	assert_int_equal(last, 6);
+	assert_int_equal(total, 10);
+	assert_true(fs_http_parse_content_range("bytes 0-0/*", &first, &last,
+						&total));
+	assert_int_equal(total, UINT64_MAX);
+	assert_true(fs_http_parse_content_range("bytes 0-9/12x", &first, &last,
+						&total));
+	assert_int_equal(total, UINT64_MAX);
+	assert_true(fs_http_parse_content_range("bytes 5-9/10", &first, &last,
+						NULL));
+	assert_false(fs_http_parse_content_range("bytes 9-5/10", &first, &last,
+						 &total));
+	assert_false(fs_http_parse_content_range("bytes 0-9", &first, &last,
+						 &total));
+	assert_false(fs_http_parse_content_range("items 0-9/10", &first, &last,
+						 &total));
+	assert_false(fs_http_parse_content_range(NULL, &first, &last, &total));
+}
+
 static void test_status_table(void **state)
 {
 	static const struct {
@@ -1605,6 +1633,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_table),
+		cmocka_unit_test(test_content_range),
 		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup,
 						teardown),

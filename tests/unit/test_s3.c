@@ -684,6 +684,7 @@ static void test_ranges(void **state)
 {
 	struct fs *fs = s3_open("range", "");
 	struct fs_file *file;
+	struct fs_stat st;
 	void *data;
 	size_t size;
 
@@ -694,6 +695,12 @@ static void test_ranges(void **state)
 	assert_int_equal(size, 4);
 	assert_memory_equal(data, "3456", 4);
 	free(data);
+	/* the stat of a range read: the whole object's size, from the 206's
+	   Content-Range, without a HEAD */
+	assert_int_equal(fs_file_stat(file, &st), 0);
+	assert_true((st.valid & FS_STAT_SIZE) != 0);
+	assert_int_equal(st.size, 10);
+	assert_int_equal(counter("HeadObject"), 0);
 	fs_file_deinit(&file);
 	assert_int_equal(fs_file_init(fs, "r", FS_OPEN_READ, &file), 0);
 	assert_int_equal(fs_file_set_range(file, 10, UINT64_MAX), 0);
