@@ -861,6 +861,40 @@ static long http_parse_status(const char *line, size_t len)
 }
 
 /* Parses the first byte position and the last one of "bytes F-L/T". */
+bool fs_http_auth_param(const char **pp, char *name, size_t name_size,
+			char *value, size_t value_size)
+{
+	const char *p = *pp;
+	size_t n = 0, v = 0;
+
+	while (*p == ' ' || *p == ',' || *p == '\t')
+		p++;
+	while (*p != '\0' && *p != '=' && *p != ' ' && *p != ',' &&
+	       n + 1 < name_size)
+		name[n++] = *p++;
+	name[n] = '\0';
+	if (*p != '=' || n == 0)
+		return false;
+	p++;
+	if (*p == '"') {
+		for (p++; *p != '\0' && *p != '"'; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			if (v + 1 < value_size)
+				value[v++] = *p;
+		}
+		if (*p == '"')
+			p++;
+	} else {
+		while (*p != '\0' && *p != ',' && *p != ' ' &&
+		       v + 1 < value_size)
+			value[v++] = *p++;
+	}
+	value[v] = '\0';
+	*pp = p;
+	return true;
+}
+
 bool fs_http_parse_content_range(const char *value, uint64_t *first_r,
 				 uint64_t *last_r, uint64_t *total_r)
 {

@@ -218,6 +218,12 @@ bool fs_http_request_is_done(const struct fs_http_request *req);
 /* Returns the HTTP status of the last attempt's response (for a resumed
    stream, the first response's), or 0 if that attempt got none. */
 long fs_http_request_status(const struct fs_http_request *req);
+/* Reads one auth-param of a WWW-Authenticate or Authorization header at
+   *pp (name=token or name="quoted", RFC 7235), skipping separators before
+   it; values are cut to value_size - 1 bytes. Returns false at the end or
+   on a malformed param; *pp is then unchanged. */
+bool fs_http_auth_param(const char **pp, char *name, size_t name_size,
+			char *value, size_t value_size);
 /* Parses a Content-Range value "bytes FIRST-LAST/TOTAL": returns false if
    it is not one; *total_r (unless NULL) is UINT64_MAX where TOTAL is "*"
    or unreadable. */

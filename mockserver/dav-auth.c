@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "dav.h"
+#include "libfs/http.h"
 
 #define DAV_REALM "fs-mockserver"
 #define DAV_NONCE_SECS 300
@@ -144,45 +145,14 @@ struct dav_digest_params {
 	char algorithm[32], qop[16], nc[16], cnonce[128];
 };
 
-static bool dav_param(const char **pp, char *name, size_t nsize, char *value,
-		      size_t vsize)
-{
-	const char *p = *pp;
-	size_t n = 0, v = 0;
-
-	while (*p == ' ' || *p == ',' || *p == '\t')
-		p++;
-	while (*p != '\0' && *p != '=' && *p != ' ' && n + 1 < nsize)
-		name[n++] = *p++;
-	name[n] = '\0';
-	if (*p != '=' || n == 0)
-		return false;
-	p++;
-	if (*p == '"') {
-		for (p++; *p != '\0' && *p != '"'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			if (v + 1 < vsize)
-				value[v++] = *p;
-		}
-		if (*p == '"')
-			p++;
-	} else {
-		while (*p != '\0' && *p != ',' && *p != ' ' && v + 1 < vsize)
-			value[v++] = *p++;
-	}
-	value[v] = '\0';
-	*pp = p;
-	return true;
-}
-
 static void dav_digest_parse(const char *h, struct dav_digest_params *d)
 {
 	char name[32], value[4096];
 	const char *p = h;
 
 	memset(d, 0, sizeof(*d));
-	while (dav_param(&p, name, sizeof(name), value, sizeof(value))) {
+	while (fs_http_auth_param(&p, name, sizeof(name), value,
+				  sizeof(value))) {
 		char *dst = NULL;
 		size_t size = 0;
 

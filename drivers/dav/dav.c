@@ -265,41 +265,6 @@ static void dav_digest_clear(struct dav_digest *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Reads one auth-param "name=value" or "name="quoted"" at *pp. */
-static bool dav_auth_param(const char **pp, char *name, size_t name_size,
-			   char *value, size_t value_size)
-{
-	const char *p = *pp;
-	size_t n = 0, v = 0;
-
-	while (*p == ' ' || *p == ',' || *p == '\t')
-		p++;
-	while (*p != '\0' && *p != '=' && *p != ' ' && *p != ',' &&
-	       n + 1 < name_size)
-		name[n++] = *p++;
-	name[n] = '\0';
-	if (*p != '=' || n == 0)
-		return false;
-	p++;
-	if (*p == '"') {
-		for (p++; *p != '\0' && *p != '"'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			if (v + 1 < value_size)
-				value[v++] = *p;
-		}
-		if (*p == '"')
-			p++;
-	} else {
-		while (*p != '\0' && *p != ',' && *p != ' ' &&
-		       v + 1 < value_size)
-			value[v++] = *p++;
-	}
-	value[v] = '\0';
-	*pp = p;
-	return true;
-}
-
 static bool dav_qop_has_auth(const char *qop)
 {
 	const char *p = qop;
@@ -326,7 +291,8 @@ static bool dav_digest_parse(const char *params, struct dav_digest *d,
 
 	memset(d, 0, sizeof(*d));
 	*stale_r = false;
-	while (dav_auth_param(&p, name, sizeof(name), value, sizeof(value))) {
+	while (fs_http_auth_param(&p, name, sizeof(name), value,
+				  sizeof(value))) {
 		if (strcasecmp(name, "realm") == 0)
 			d->realm = strdup(value);
 		else if (strcasecmp(name, "nonce") == 0)
