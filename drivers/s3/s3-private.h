@@ -191,8 +191,9 @@ int fs_s3_request_new(struct s3_ctx *ctx, enum fs_op op, const char *method,
    -EIO. */
 int fs_s3_request_set_body(struct s3_ctx *ctx, struct fs_http_request *req,
 			   const void *data, size_t size);
-/* Adds x-amz-checksum-crc32 for the body, unless checksum=none; crc_r
-   receives the CRC-32 either way. Returns 0 or -errno. */
+/* Adds x-amz-checksum-crc32 for the body, unless checksum=none (nothing
+   is computed then); crc_r (unless NULL) receives the CRC-32, or 0 with
+   checksum=none. Returns 0 or -errno. */
 int fs_s3_request_set_crc32(struct s3_ctx *ctx, struct fs_http_request *req,
 			    const void *data, size_t size, uint32_t *crc_r);
 /* Formats crc as an x-amz-checksum-crc32 value (9 bytes with the NUL). */

@@ -202,7 +202,6 @@ static int s3_put_start(struct s3_file *file)
 	static const char empty[1] = "";
 	unsigned char md5[16];
 	char b64[32], etag[35];
-	uint32_t crc;
 	const void *data = file->buf != NULL ? (const void *)file->buf : empty;
 	int ret;
 
@@ -215,7 +214,7 @@ static int s3_put_start(struct s3_file *file)
 					    md5);
 	if (ret == 0)
 		ret = fs_s3_request_set_crc32(&file->ctx, file->req, data,
-					      file->len, &crc);
+					      file->len, NULL);
 	if (ret < 0) {
 		fs_http_request_deinit(&file->req);
 		return fs_file_set_error(&file->file, ret,

@@ -784,12 +784,17 @@ int fs_s3_request_set_body(struct s3_ctx *ctx, struct fs_http_request *req,
 int fs_s3_request_set_crc32(struct s3_ctx *ctx, struct fs_http_request *req,
 			    const void *data, size_t size, uint32_t *crc_r)
 {
-	uint32_t crc = fs_crc32(0, data, size);
+	uint32_t crc;
 	char b64[16];
 
-	*crc_r = crc;
-	if (ctx->fs->no_checksum)
+	if (ctx->fs->no_checksum) {
+		if (crc_r != NULL)
+			*crc_r = 0;
 		return 0;
+	}
+	crc = fs_crc32(0, data, size);
+	if (crc_r != NULL)
+		*crc_r = crc;
 	fs_s3_crc32_format(crc, b64);
 	return fs_http_request_add_header(req, "x-amz-checksum-crc32", b64);
 }
