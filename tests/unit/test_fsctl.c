@@ -1040,6 +1040,9 @@ static void test_demo(void **state)
 static void test_bench(void **state)
 {
 	struct t_env *env = *state;
+	unsigned long long hits, misses, revalidations, evictions;
+	char held[32];
+	const char *stats;
 	struct t_run run;
 
 	T_FSCTL(&run, "bench", "-n", "50", env->store);
@@ -1055,6 +1058,28 @@ static void test_bench(void **state)
 	T_FSCTL(&run, "bench", "-n", "50", "-j", "4", "mem:async");
 	t_expect_status(&run, 0);
 	assert_non_null(strstr(run.out, "all 50 messages verified"));
+	t_run_free(&run);
+
+	/* a cache layer's statistics are in the output */
+	T_FSCTL(&run, "bench", "-n", "50", "cache:max=1M::mem:");
+	t_expect_status(&run, 0);
+	assert_non_null(strstr(run.out, "all 50 messages verified"));
+	stats = strstr(run.out, "\ncache: ");
+	assert_non_null(stats);
+	assert_int_equal(sscanf(stats,
+				"\ncache: %llu hits, %llu misses, "
+				"%llu revalidations, %llu evictions, "
+				"%31s",
+				&hits, &misses, &revalidations, &evictions,
+				held),
+			 5);
+	/* the bench reads what it wrote: hits and misses are counted, every
+	   hit is revalidated (validate=etag, the default), and nothing is
+	   evicted from 1 MiB */
+	assert_true(hits > 0);
+	assert_true(misses > 0);
+	assert_int_equal(revalidations, hits);
+	assert_int_equal(evictions, 0);
 	t_run_free(&run);
 }
 
